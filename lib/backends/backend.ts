@@ -1,0 +1,39 @@
+import type { CompiledDependencies, Invalidation } from '../dependencies.js';
+
+/** One write, already validated and compiled by the store. */
+export interface WriteEntry {
+  /** the key inside the namespace (without Keyv's `namespace:` prefix) */
+  key: string;
+  value: string;
+  /** milliseconds; undefined = no expiry */
+  ttl: number | undefined;
+  deps: CompiledDependencies;
+  /** tag generations captured before the value was computed; the write is refused if any moved */
+  guards?: Array<[tag: string, generation: number]>;
+}
+
+/**
+ * Storage engine behind CleverStore. Every method works inside one namespace; keys arrive without
+ * Keyv's prefix. Both engines give the same observable behaviour (one behaviour suite tests both).
+ */
+export interface Backend {
+  readonly kind: 'redis' | 'memory';
+  get(ns: string, key: string): Promise<string | undefined>;
+  getMany(ns: string, keys: string[]): Promise<Array<string | undefined>>;
+  hasMany(ns: string, keys: string[]): Promise<boolean[]>;
+  /** resolves to one flag per entry: written, or refused by a guard */
+  set(ns: string, entries: WriteEntry[]): Promise<boolean[]>;
+  /** resolves to the number of entries that existed */
+  delete(ns: string, keys: string[]): Promise<number>;
+  clear(ns: string): Promise<void>;
+  iterate(ns: string): AsyncGenerator<[string, string]>;
+  /** resolves to the number of entries removed */
+  invalidate(ns: string, request: Invalidation): Promise<{ removed: number; tags: string[] }>;
+  /** current generations of tags as seen by `key`'s writes (0 when not invalidated within the race window) */
+  generations(ns: string, key: string, tags: string[]): Promise<number[]>;
+  /** the keys an index tag currently lists (debugging and tests) */
+  entriesFor(ns: string, tags: string[]): Promise<string[]>;
+  /** prunes expired index members; resolves to the number pruned */
+  sweep(ns: string): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,273 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Invalidation } from '../dependencies.js';
+import { escape } from '../tags.js';
+import { scripts } from '../lua/index.js';
+import type { Backend, WriteEntry } from './backend.js';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisBackendOptions {
+  /** number of buckets keys are spread over (1 on a single Redis) */
+  buckets: number;
+  /** most entries one invalidation script call deletes */
+  invalidateChunk: number;
+  /** how long a tag's generation outlives its last invalidation, ms (0 = no generations) */
+  raceWindow: number;
+  /** SCAN COUNT hint for clear, iterator and sweep */
+  scanCount: number;
+}
+
+type Reply = Array<number | string>;
+
+/** Commands defined on the ioredis client (EVALSHA with automatic script loading). */
+interface CleverCommands {
+  keyvCleverSet(prefix: string, ...args: Array<string | number>): Promise<number[]>;
+  keyvCleverDelete(prefix: string, ...keys: string[]): Promise<number>;
+  keyvCleverInvalidate(prefix: string, ...args: Array<string | number>): Promise<Reply>;
+  keyvCleverSweep(prefix: string, ...tags: string[]): Promise<number>;
+  keyvCleverGenerations(prefix: string, ...tags: string[]): Promise<number[]>;
+}
+
+const COMMANDS: Array<[keyof CleverCommands, string]> = [
+  ['keyvCleverSet', scripts.set],
+  ['keyvCleverDelete', scripts.delete],
+  ['keyvCleverInvalidate', scripts.invalidate],
+  ['keyvCleverSweep', scripts.sweep],
+  ['keyvCleverGenerations', scripts.generations],
+];
+
+/**
+ * Namespaces become part of a hash tag, `{ns:b}`, so they must not contain `{`, `}` or `:`;
+ * escaping them keeps every namespace's keys apart from every other's.
+ */
+export function escapeNamespace(ns: string): string {
+  return ns.replace(/[%{}:]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, (ch) => `\\${ch}`);
+
+/** FNV-1a over UTF-16 code units: stable across processes and platforms. */
+export function bucketOf(key: string, buckets: number): number {
+  if (buckets === 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % buckets;
+}
+
+/**
+ * Redis layout (one namespace `ns`, bucket `b`, every key carrying the hash tag `{ns:b}`):
+ *   {ns:b}v:<key>   the value (string, PX ttl)
+ *   {ns:b}d:<key>   msgpack list of the key's tags (same ttl), only for entries with dependencies
+ *   {ns:b}i:<tag>   sorted set: keys depending on tag, scored by expiry ms (+inf for none)
+ *   {ns:b}s:<table> set of schemes (field sets) used on that table
+ *   {ns:b}g:<tag>   generation counter, kept `raceWindow` ms after the last invalidation
+ * A key's value and its index entries share a bucket, so every per-key operation is one
+ * single-slot script; invalidation runs once per bucket.
+ */
+export class RedisBackend implements Backend {
+  readonly kind = 'redis' as const;
+  private readonly commands: CleverCommands;
+  private readonly keyPrefix: string;
+  private readonly prefixes = new Map<string, string[]>();
+
+  constructor(readonly client: RedisClient, private readonly options: RedisBackendOptions, private readonly ownsClient: boolean) {
+    for (const [name, lua] of COMMANDS) client.defineCommand(name, { numberOfKeys: 1, lua });
+    this.commands = client as unknown as CleverCommands;
+    // ioredis adds keyPrefix to the keys it sends, but not to SCAN patterns or replies.
+    this.keyPrefix = (isCluster(client) ? client.options.keyPrefix : client.options.keyPrefix) ?? '';
+  }
+
+  /** `{ns:b}` for every bucket of a namespace. */
+  private bucketPrefixes(ns: string): string[] {
+    let list = this.prefixes.get(ns);
+    if (!list) {
+      const e = escapeNamespace(ns);
+      list = Array.from({ length: this.options.buckets }, (_, b) => `{${e}:${b}}`);
+      this.prefixes.set(ns, list);
+    }
+    return list;
+  }
+
+  private prefix(ns: string, key: string): string {
+    return this.bucketPrefixes(ns)[bucketOf(key, this.options.buckets)]!;
+  }
+
+  /** Groups items by the bucket of their key, keeping each item's original position. */
+  private byBucket<T>(ns: string, items: T[], keyOf: (item: T) => string): Map<string, Array<[number, T]>> {
+    const groups = new Map<string, Array<[number, T]>>();
+    items.forEach((item, i) => {
+      const p = this.prefix(ns, keyOf(item));
+      let group = groups.get(p);
+      if (!group) groups.set(p, (group = []));
+      group.push([i, item]);
+    });
+    return groups;
+  }
+
+  async get(ns: string, key: string): Promise<string | undefined> {
+    return (await this.client.get(`${this.prefix(ns, key)}v:${key}`)) ?? undefined;
+  }
+
+  async getMany(ns: string, keys: string[]): Promise<Array<string | undefined>> {
+    const out = new Array<string | undefined>(keys.length).fill(undefined);
+    await Promise.all([...this.byBucket(ns, keys, (k) => k)].map(async ([p, group]) => {
+      const values = await this.client.mget(group.map(([, k]) => `${p}v:${k}`));
+      group.forEach(([i], j) => { out[i] = values[j] ?? undefined; });
+    }));
+    return out;
+  }
+
+  async hasMany(ns: string, keys: string[]): Promise<boolean[]> {
+    if (keys.length === 1) return [(await this.client.exists(`${this.prefix(ns, keys[0]!)}v:${keys[0]}`)) === 1];
+    const pipeline = this.client.pipeline();
+    for (const k of keys) pipeline.exists(`${this.prefix(ns, k)}v:${k}`);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, n]) => {
+      if (error) throw error;
+      return n === 1;
+    });
+  }
+
+  async set(ns: string, entries: WriteEntry[]): Promise<boolean[]> {
+    const out = new Array<boolean>(entries.length).fill(false);
+    await Promise.all([...this.byBucket(ns, entries, (e) => e.key)].map(async ([p, group]) => {
+      const args: Array<string | number> = [group.length];
+      for (const [, e] of group) {
+        args.push(e.key, e.value, e.ttl ?? 0, e.deps.tags.length, ...e.deps.tags, e.deps.schemes.length);
+        for (const [table, scheme] of e.deps.schemes) args.push(table, scheme);
+        const guards = e.guards ?? [];
+        args.push(guards.length);
+        for (const [tag, generation] of guards) args.push(tag, generation);
+      }
+      const written = await this.commands.keyvCleverSet(p, ...args);
+      group.forEach(([i], j) => { out[i] = written[j] === 1; });
+    }));
+    return out;
+  }
+
+  async delete(ns: string, keys: string[]): Promise<number> {
+    const counts = await Promise.all([...this.byBucket(ns, [...new Set(keys)], (k) => k)]
+      .map(([p, group]) => this.commands.keyvCleverDelete(p, ...group.map(([, k]) => k))));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async invalidate(ns: string, request: Invalidation): Promise<{ removed: number; tags: string[] }> {
+    const rowArgs: Array<string | number> = [request.rows.length];
+    for (const row of request.rows) {
+      const fields = Object.entries(row.values);
+      rowArgs.push(escape(row.table), fields.length);
+      for (const [f, v] of fields) rowArgs.push(f, v);
+    }
+    const { invalidateChunk, raceWindow } = this.options;
+    const removed = await Promise.all(this.bucketPrefixes(ns).map(async (p) => {
+      let reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, raceWindow, request.tags.length, ...request.tags, ...rowArgs);
+      let total = Number(reply[0]);
+      // Tags left over hold more than one chunk: keep deleting, without bumping generations again.
+      while (reply.length > 1) {
+        const rest = reply.slice(1).map(String);
+        reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, 0, rest.length, ...rest, 0);
+        total += Number(reply[0]);
+      }
+      return total;
+    }));
+    return { removed: removed.reduce((a, b) => a + b, 0), tags: request.tags };
+  }
+
+  async generations(ns: string, key: string, tags: string[]): Promise<number[]> {
+    if (tags.length === 0) return [];
+    return this.commands.keyvCleverGenerations(this.prefix(ns, key), ...tags);
+  }
+
+  async entriesFor(ns: string, tags: string[]): Promise<string[]> {
+    const keys = new Set<string>();
+    for (const p of this.bucketPrefixes(ns)) {
+      for (const tag of tags) {
+        const members = await this.client.zrange(`${p}i:${tag}`, 0, -1);
+        if (members.length === 0) continue;
+        const alive = await this.client.mget(members.map((m) => `${p}v:${m}`));
+        members.forEach((m, i) => { if (alive[i] !== null) keys.add(m); });
+      }
+    }
+    return [...keys];
+  }
+
+  /** Scans every master for keys of this namespace, yielding batches with keyPrefix removed. */
+  private async *scan(ns: string, suffix: string): AsyncGenerator<string[]> {
+    const match = `${globEscape(this.keyPrefix)}{${globEscape(escapeNamespace(ns))}:*${suffix}`;
+    const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.options.scanCount);
+        cursor = next;
+        if (keys.length > 0) yield keys.map((k) => k.slice(this.keyPrefix.length));
+      } while (cursor !== '0');
+    }
+  }
+
+  /** Splits `{ns:b}<kind>:<rest>` into its bucket prefix, kind and rest. */
+  private static parse(key: string): { p: string; kind: string; rest: string } {
+    const close = key.indexOf('}');
+    return { p: key.slice(0, close + 1), kind: key.slice(close + 1, close + 3), rest: key.slice(close + 3) };
+  }
+
+  async clear(ns: string): Promise<void> {
+    for await (const keys of this.scan(ns, '')) {
+      const groups = new Map<string, string[]>();
+      for (const k of keys) {
+        const { p } = RedisBackend.parse(k);
+        let group = groups.get(p);
+        if (!group) groups.set(p, (group = []));
+        group.push(k);
+      }
+      await Promise.all([...groups.values()].map((group) => this.client.unlink(...group)));
+    }
+  }
+
+  async *iterate(ns: string): AsyncGenerator<[string, string]> {
+    for await (const keys of this.scan(ns, 'v:*')) {
+      const found = keys.map(RedisBackend.parse).filter((k) => k.kind === 'v:');
+      const values = await this.getMany(ns, found.map((k) => k.rest));
+      for (let i = 0; i < found.length; i++) {
+        const value = values[i];
+        if (value !== undefined) yield [found[i]!.rest, value];
+      }
+    }
+  }
+
+  async sweep(ns: string): Promise<number> {
+    let pruned = 0;
+    for await (const keys of this.scan(ns, 'i:*')) {
+      const groups = new Map<string, string[]>();
+      for (const k of keys.map(RedisBackend.parse)) {
+        if (k.kind !== 'i:') continue;
+        let group = groups.get(k.p);
+        if (!group) groups.set(k.p, (group = []));
+        group.push(k.rest);
+      }
+      const counts = await Promise.all([...groups].map(([p, tags]) => this.commands.keyvCleverSweep(p, ...tags)));
+      pruned += counts.reduce((a, b) => a + b, 0);
+    }
+    return pruned;
+  }
+
+  /** The eviction policy of every master (they should agree). */
+  async evictionPolicies(): Promise<string[]> {
+    const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
+    return Promise.all(nodes.map(async (node) => {
+      const reply = (await node.config('GET', 'maxmemory-policy')) as unknown as string[];
+      return reply[1] ?? 'unknown';
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}

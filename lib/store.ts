@@ -1,0 +1,396 @@
+import { EventEmitter } from 'node:events';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import type { Backend, WriteEntry } from './backends/backend.js';
+import { MemoryBackend } from './backends/memory.js';
+import { RedisBackend, type RedisClient } from './backends/redis.js';
+import { currentDependencies } from './context.js';
+import {
+  compileDependencies, compileInvalidation, describe, type CompiledDependencies, type Dependency, type Invalidation,
+} from './dependencies.js';
+
+/** Options of `keyv.set(key, value, options)` and of `setMany` entries' `ttl` field. */
+export interface CleverSetOptions {
+  /** milliseconds; 0 or Infinity = no expiry; defaults to the store's `defaultTtl` */
+  ttl?: number;
+  /** what the value was computed from; invalidating any of them removes the entry */
+  dependsOn?: Dependency[];
+}
+
+/** Eviction policies under which Redis never drops an index the store relies on. */
+export const SAFE_EVICTION_POLICIES = ['noeviction', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] as const;
+
+export interface CleverStoreOptions extends RedisOptions {
+  /** `redis://` or `rediss://` URL (user, password and db included) */
+  url?: string;
+  /** an existing ioredis client or Cluster; it stays open on `disconnect()` unless `closeClient` */
+  redis?: RedisClient;
+  /** close the `redis` client given above on `disconnect()` (default false) */
+  closeClient?: boolean;
+  /** `'memory'` forces the embedded backend; otherwise chosen from url/redis/connection options */
+  backend?: 'redis' | 'memory';
+  /** namespace when used without Keyv; Keyv sets its own namespace on the store */
+  namespace?: string;
+  /** ttl in ms for writes that give none (default: no expiry) */
+  defaultTtl?: number;
+  /** reject on Redis errors instead of emitting `'error'` and degrading to a miss (default false) */
+  throwOnErrors?: boolean;
+  /** buckets keys are spread over; 1 on a single Redis (default 1) */
+  buckets?: number;
+  /** most entries one invalidation script call deletes (default 1000) */
+  invalidateChunk?: number;
+  /** how long a tag's generation is kept after its last invalidation, ms (default 30000) */
+  raceWindow?: number;
+  /** what to do when Redis may evict index keys (`allkeys-*`): emit `'error'` (default), refuse, or ignore */
+  onUnsafeEviction?: 'warn' | 'refuse' | 'ignore';
+  /** interval of the background sweep of expired index members, ms; 0 disables (default 60000) */
+  sweepInterval?: number;
+  /** SCAN COUNT hint for clear, iterator and sweep (default 1000) */
+  scanCount?: number;
+}
+
+const STORE_OPTIONS = new Set([
+  'url', 'redis', 'closeClient', 'backend', 'namespace', 'defaultTtl', 'throwOnErrors', 'buckets',
+  'invalidateChunk', 'raceWindow', 'onUnsafeEviction', 'sweepInterval', 'scanCount',
+]);
+const CONNECTION_OPTIONS = ['host', 'port', 'path', 'sentinels', 'password', 'username', 'db', 'tls'];
+const SET_OPTIONS = new Set(['ttl', 'dependsOn']);
+
+export interface InvalidateEvent {
+  /** the tags invalidated as given (row changes expand to more tags inside the backend) */
+  tags: string[];
+  /** entries removed */
+  removed: number;
+}
+
+export interface CleverStoreEvents {
+  error: [Error];
+  invalidate: [InvalidateEvent];
+}
+
+/**
+ * A Keyv storage adapter whose entries carry dependencies, kept as reverse indexes.
+ *
+ * ```ts
+ * const keyv = new Keyv({ store: new CleverStore(process.env.REDIS_URL) });
+ * await keyv.set('home', html, { ttl: 60_000, dependsOn: ['homepage', matching('posts', { status: 'published' })] });
+ * await keyv.store.invalidate('homepage'); // -> 1
+ * ```
+ * `new CleverStore()` uses the embedded in-memory backend (one process, no server).
+ */
+export class CleverStore extends EventEmitter<CleverStoreEvents> {
+  /** Keyv reads `opts.dialect` to wire its iterator; both backends have Redis semantics. */
+  readonly opts: { dialect: 'redis'; url: string; [option: string]: unknown };
+  namespace: string | undefined;
+  throwOnErrors: boolean;
+  readonly defaultTtl: number | undefined;
+  private readonly backend: Backend;
+  private readonly ready: Promise<void>;
+  private readonly awaitReady: boolean;
+  private readonly namespacesUsed = new Set<string>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(urlOrOptions?: string | CleverStoreOptions, options: CleverStoreOptions = {}) {
+    super();
+    const opts: CleverStoreOptions = typeof urlOrOptions === 'string' ? { ...options, url: urlOrOptions } : { ...(urlOrOptions ?? {}), ...options };
+    if (urlOrOptions !== undefined && typeof urlOrOptions !== 'string' && (typeof urlOrOptions !== 'object' || urlOrOptions === null)) {
+      throw new TypeError(`CleverStore: expected a redis:// URL or an options object, got ${describe(urlOrOptions)}`);
+    }
+    if (opts.url !== undefined && !/^rediss?:\/\//.test(opts.url)) {
+      throw new TypeError(`CleverStore: the URL must start with redis:// or rediss://, got ${describe(opts.url)}`);
+    }
+    this.defaultTtl = opts.defaultTtl === undefined ? undefined : checkTtl(opts.defaultTtl, 'defaultTtl');
+    const buckets = positiveInteger(opts.buckets ?? 1, 'buckets');
+    const invalidateChunk = positiveInteger(opts.invalidateChunk ?? 1000, 'invalidateChunk');
+    const raceWindow = nonNegativeInteger(opts.raceWindow ?? 30_000, 'raceWindow');
+    const scanCount = positiveInteger(opts.scanCount ?? 1000, 'scanCount');
+    const sweepInterval = nonNegativeInteger(opts.sweepInterval ?? 60_000, 'sweepInterval');
+    const onUnsafe = opts.onUnsafeEviction ?? 'warn';
+    if (!['warn', 'refuse', 'ignore'].includes(onUnsafe)) {
+      throw new TypeError(`CleverStore: onUnsafeEviction must be 'warn', 'refuse' or 'ignore', got ${describe(onUnsafe)}`);
+    }
+    this.namespace = opts.namespace;
+    this.throwOnErrors = opts.throwOnErrors ?? false;
+
+    const wantsRedis = opts.backend === 'redis' || opts.redis !== undefined || opts.url !== undefined
+      || CONNECTION_OPTIONS.some((k) => k in opts);
+    if (opts.backend === 'memory' || (opts.backend === undefined && !wantsRedis)) {
+      this.backend = new MemoryBackend({ raceWindow });
+      this.opts = { dialect: 'redis', url: 'memory://', namespace: opts.namespace };
+      this.ready = Promise.resolve();
+      this.awaitReady = false;
+    } else {
+      const ioredisOptions: RedisOptions = {};
+      for (const [k, v] of Object.entries(opts)) if (!STORE_OPTIONS.has(k)) (ioredisOptions as Record<string, unknown>)[k] = v;
+      const client: RedisClient = opts.redis ?? (opts.url ? new Redis(opts.url, ioredisOptions) : new Redis(ioredisOptions));
+      const owns = opts.redis === undefined || opts.closeClient === true;
+      if (owns) client.on('error', (error: Error) => this.emitError(error));
+      const backend = new RedisBackend(client, { buckets, invalidateChunk, raceWindow, scanCount }, owns);
+      this.backend = backend;
+      this.opts = { dialect: 'redis', url: opts.url ?? 'redis://', namespace: opts.namespace };
+      this.awaitReady = onUnsafe === 'refuse';
+      this.ready = onUnsafe === 'ignore' ? Promise.resolve() : this.checkEviction(backend, onUnsafe);
+      // A refusing store surfaces the problem on every call; keep the rejection from being unhandled.
+      this.ready.catch(() => undefined);
+    }
+    if (sweepInterval > 0) {
+      this.sweepTimer = setInterval(() => { this.sweep().catch(() => undefined); }, sweepInterval);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /** The ioredis client behind the store (undefined on the memory backend). */
+  get client(): RedisClient | undefined {
+    return this.backend instanceof RedisBackend ? this.backend.client : undefined;
+  }
+
+  /** `'redis'` or `'memory'`. */
+  get backendKind(): 'redis' | 'memory' {
+    return this.backend.kind;
+  }
+
+  private async checkEviction(backend: RedisBackend, onUnsafe: 'warn' | 'refuse'): Promise<void> {
+    let policies: string[];
+    try {
+      policies = await backend.evictionPolicies();
+    } catch (error) {
+      // CONFIG may be disabled (managed Redis, ACL): say so once, but it is no reason to refuse.
+      this.emitError(new Error(`keyv-clever: could not read maxmemory-policy (${(error as Error).message}); make sure it is one of ${SAFE_EVICTION_POLICIES.join(', ')}`));
+      return;
+    }
+    const unsafe = policies.filter((p) => !(SAFE_EVICTION_POLICIES as readonly string[]).includes(p));
+    if (unsafe.length === 0) return;
+    const error = new Error(`keyv-clever: Redis maxmemory-policy is '${unsafe[0]}', which may evict dependency indexes and so miss invalidations (stale data). Use one of ${SAFE_EVICTION_POLICIES.join(', ')}`);
+    if (onUnsafe === 'refuse') throw error;
+    this.emitError(error);
+  }
+
+  private emitError(error: Error): void {
+    // Like Keyv: an 'error' with no listener is not thrown at the caller.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** Reports a backend failure: rethrown with throwOnErrors, otherwise emitted and degraded. */
+  private fail<T>(error: unknown, fallback: T): T {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.emitError(err);
+    if (this.throwOnErrors) throw err;
+    return fallback;
+  }
+
+  private async run<T>(op: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      if (this.awaitReady) await this.ready;
+      return await op();
+    } catch (error) {
+      return this.fail(error, fallback);
+    }
+  }
+
+  private ns(): string {
+    const ns = this.namespace ?? '';
+    this.namespacesUsed.add(ns);
+    return ns;
+  }
+
+  /** Removes Keyv's `namespace:` prefix: keys are stored under the namespace exactly once. */
+  private localKey(key: unknown, ns: string): string {
+    if (typeof key !== 'string') throw new TypeError(`CleverStore: a key must be a string, got ${describe(key)}`);
+    return ns !== '' && key.startsWith(`${ns}:`) ? key.slice(ns.length + 1) : key;
+  }
+
+  /** Validates one write and compiles its dependencies; throws TypeError before anything is written. */
+  private prepare(ns: string, key: unknown, value: unknown, ttlOrOptions: unknown): WriteEntry {
+    const local = this.localKey(key, ns);
+    if (typeof value !== 'string') {
+      throw new TypeError(`CleverStore: value for key ${describe(key)} must be a string (Keyv serializes values before they reach the store), got ${describe(value)}`);
+    }
+    let ttl: number | undefined;
+    let dependsOn: unknown[] = [];
+    if (ttlOrOptions === undefined || ttlOrOptions === null) {
+      ttl = this.defaultTtl;
+    } else if (typeof ttlOrOptions === 'object' && !Array.isArray(ttlOrOptions)) {
+      const options = ttlOrOptions as Record<string, unknown>;
+      for (const name of Object.keys(options)) {
+        if (!SET_OPTIONS.has(name)) throw new TypeError(`CleverStore: unknown set option '${name}' for key ${describe(key)}; expected ttl or dependsOn`);
+      }
+      ttl = options.ttl === undefined ? this.defaultTtl : checkTtl(options.ttl, `ttl for key ${describe(key)}`);
+      if (options.dependsOn !== undefined) {
+        if (!Array.isArray(options.dependsOn)) throw new TypeError(`CleverStore: dependsOn for key ${describe(key)} must be an array, got ${describe(options.dependsOn)}`);
+        dependsOn = options.dependsOn;
+      }
+    } else {
+      ttl = checkTtl(ttlOrOptions, `ttl for key ${describe(key)}`);
+    }
+    const scoped = currentDependencies();
+    const deps: CompiledDependencies = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn,
+      scoped ? 'withDependencies() + dependsOn' : 'dependsOn');
+    return { key: local, value, ttl, deps };
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const ns = this.ns();
+    const local = this.localKey(key, ns);
+    return this.run(() => this.backend.get(ns, local), undefined);
+  }
+
+  async getMany(keys: string[]): Promise<Array<string | undefined>> {
+    const ns = this.ns();
+    const locals = checkKeys(keys).map((k) => this.localKey(k, ns));
+    if (locals.length === 0) return [];
+    return this.run(() => this.backend.getMany(ns, locals), locals.map(() => undefined));
+  }
+
+  async has(key: string): Promise<boolean> {
+    const ns = this.ns();
+    const local = this.localKey(key, ns);
+    return this.run(async () => (await this.backend.hasMany(ns, [local]))[0]!, false);
+  }
+
+  async hasMany(keys: string[]): Promise<boolean[]> {
+    const ns = this.ns();
+    const locals = checkKeys(keys).map((k) => this.localKey(k, ns));
+    if (locals.length === 0) return [];
+    return this.run(() => this.backend.hasMany(ns, locals), locals.map(() => false));
+  }
+
+  /**
+   * Stores a serialized value. The third argument is a ttl in ms or `{ ttl, dependsOn }`;
+   * dependencies attached with `withDependencies` are added. Resolves to true once written.
+   */
+  async set(key: string, value: string, ttl?: number | CleverSetOptions): Promise<boolean> {
+    const ns = this.ns();
+    const entry = this.prepare(ns, key, value, ttl);
+    return this.run(async () => (await this.backend.set(ns, [entry]))[0]!, false);
+  }
+
+  /** Stores many values in one round trip per bucket; each entry's `ttl` may be `{ ttl, dependsOn }`. */
+  async setMany(entries: Array<{ key: string; value: string; ttl?: number | CleverSetOptions }>): Promise<boolean[]> {
+    if (!Array.isArray(entries)) throw new TypeError(`CleverStore: setMany expects an array of { key, value, ttl }, got ${describe(entries)}`);
+    const ns = this.ns();
+    const prepared = entries.map((e, i) => {
+      if (e === null || typeof e !== 'object') throw new TypeError(`CleverStore: setMany entry ${i} is ${describe(e)}, expected { key, value, ttl }`);
+      return this.prepare(ns, e.key, e.value, e.ttl);
+    });
+    if (prepared.length === 0) return [];
+    return this.run(() => this.backend.set(ns, prepared), prepared.map(() => false));
+  }
+
+  /** Resolves to true when the key existed. */
+  async delete(key: string): Promise<boolean> {
+    const ns = this.ns();
+    const local = this.localKey(key, ns);
+    return this.run(async () => (await this.backend.delete(ns, [local])) > 0, false);
+  }
+
+  /** Resolves to true when at least one of the keys existed. */
+  async deleteMany(keys: string[]): Promise<boolean> {
+    const ns = this.ns();
+    const locals = checkKeys(keys).map((k) => this.localKey(k, ns));
+    if (locals.length === 0) return false;
+    return this.run(async () => (await this.backend.delete(ns, locals)) > 0, false);
+  }
+
+  /** Removes this namespace's values and index structures, and nothing else. */
+  async clear(): Promise<void> {
+    const ns = this.ns();
+    await this.run(() => this.backend.clear(ns), undefined);
+  }
+
+  /** Yields `[key, serializedValue]` for the namespace, keys prefixed with `namespace:` as Keyv expects. */
+  async *iterator(namespace?: string): AsyncGenerator<[string, string], void> {
+    const ns = namespace ?? this.ns();
+    try {
+      if (this.awaitReady) await this.ready;
+      for await (const [key, value] of this.backend.iterate(ns)) yield [ns === '' ? key : `${ns}:${key}`, value];
+    } catch (error) {
+      this.fail(error, undefined);
+    }
+  }
+
+  /**
+   * Removes every entry that depends on any of `deps` and resolves to the number removed.
+   * A string is a tag; `matching(table, where)` that conjunction (and the whole-table entries);
+   * `matching(table)` or a model everything on that table; an instance its row's conjunctions.
+   * Rejects if the backend fails: a lost invalidation must not pass unnoticed.
+   */
+  async invalidate(...deps: Dependency[]): Promise<number> {
+    return this.invalidateRequest(compileInvalidation(deps));
+  }
+
+  /** Carries out a compiled invalidation (integrations build these from row changes). */
+  async invalidateRequest(request: Invalidation): Promise<number> {
+    const ns = this.ns();
+    if (request.tags.length === 0 && request.rows.length === 0) return 0;
+    try {
+      if (this.awaitReady) await this.ready;
+      const { removed, tags } = await this.backend.invalidate(ns, request);
+      if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { tags, removed });
+      return removed;
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      this.emitError(err);
+      throw err;
+    }
+  }
+
+  /** The keys (inside the namespace) currently listed under a dependency, for debugging. */
+  async entriesFor(dep: Dependency): Promise<string[]> {
+    const ns = this.ns();
+    const { tags } = compileDependencies([dep], 'entriesFor()');
+    // An entry of a conjunction is listed under it and under the table's any-row tag; ask the first.
+    return this.backend.entriesFor(ns, tags.filter((t) => !t.startsWith('a:')));
+  }
+
+  /** Current generations of tags as seen from `key` (used by the race-safe read-through). */
+  async generations(key: string, tags: string[]): Promise<number[]> {
+    const ns = this.ns();
+    return this.backend.generations(ns, this.localKey(key, ns), tags);
+  }
+
+  /** Writes with generation guards: refused (false) if any tag was invalidated since they were read. */
+  async setGuarded(key: string, value: string, options: CleverSetOptions, guards: Array<[string, number]>): Promise<boolean> {
+    const ns = this.ns();
+    const entry = this.prepare(ns, key, value, options);
+    entry.guards = guards;
+    return this.run(async () => (await this.backend.set(ns, [entry]))[0]!, false);
+  }
+
+  /** Prunes expired members from the indexes of every namespace this store has used. */
+  async sweep(): Promise<number> {
+    let pruned = 0;
+    for (const ns of this.namespacesUsed) pruned += await this.backend.sweep(ns);
+    return pruned;
+  }
+
+  /** Stops the background sweep and closes the connection the store opened. */
+  async disconnect(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await this.backend.close();
+  }
+}
+
+function checkTtl(ttl: unknown, what: string): number | undefined {
+  if (typeof ttl !== 'number' || Number.isNaN(ttl) || ttl < 0) {
+    throw new TypeError(`CleverStore: ${what} must be a non-negative number of milliseconds, got ${describe(ttl)}`);
+  }
+  if (ttl === 0 || ttl === Infinity) return undefined;
+  return Math.ceil(ttl);
+}
+
+function positiveInteger(value: unknown, name: string): number {
+  if (!Number.isInteger(value) || (value as number) < 1) throw new TypeError(`CleverStore: ${name} must be a positive integer, got ${describe(value)}`);
+  return value as number;
+}
+
+function nonNegativeInteger(value: unknown, name: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0) throw new TypeError(`CleverStore: ${name} must be a non-negative integer, got ${describe(value)}`);
+  return value as number;
+}
+
+function checkKeys(keys: unknown): string[] {
+  if (!Array.isArray(keys)) throw new TypeError(`CleverStore: expected an array of keys, got ${describe(keys)}`);
+  return keys;
+}
+
+export type { Cluster };

@@ -1,0 +1,104 @@
+/**
+ * Canonical tag strings. Every dependency compiles to one or more of these, on the write path and
+ * on the invalidate path alike, so both sides always agree. The Redis scripts rebuild conjunction
+ * tags from schemes with the same rules (see lua/invalidate.lua), so keep the two in step.
+ *
+ *   u:<tag>                           a user tag (string dependency)
+ *   t:<table>                         the whole table: entries that change on any write to it
+ *   a:<table>                         every entry with a row-level dependency on the table
+ *   c:<table>|<f1>=<v1>&<f2>=<v2>     an equality conjunction; fields in scheme order
+ *
+ * `escape` removes the separators `| = & %` from names and values, so no two distinct
+ * dependencies share a tag.
+ */
+
+const ESCAPES: Record<string, string> = { '%': '%25', '|': '%7C', '=': '%3D', '&': '%26' };
+
+export function escape(text: string): string {
+  return text.replace(/[%|=&]/g, (ch) => ESCAPES[ch]!);
+}
+
+export const userTag = (tag: string): string => `u:${tag}`;
+export const tableTag = (table: string): string => `t:${escape(table)}`;
+export const anyRowTag = (table: string): string => `a:${escape(table)}`;
+
+/**
+ * Encodes one column value type-stably: the first character says the type, so `1` and `'1'`
+ * never meet; numbers and bigints share one form because they are the same integer in SQL.
+ */
+export function encodeValue(value: unknown, describe: () => string): string {
+  switch (typeof value) {
+    case 'string':
+      return `s${escape(value)}`;
+    case 'number':
+      if (Number.isNaN(value)) throw new TypeError(`${describe()} is NaN, which never equals a stored value`);
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) return `n${BigInt(value).toString()}`;
+      return `n${Object.is(value, -0) ? '0' : String(value)}`;
+    case 'bigint':
+      return `n${value.toString()}`;
+    case 'boolean':
+      return value ? 'b1' : 'b0';
+    case 'object':
+      if (value === null) return 'z';
+      if (value instanceof Date) {
+        const ms = value.getTime();
+        if (Number.isNaN(ms)) throw new TypeError(`${describe()} is an invalid Date`);
+        return `d${ms}`;
+      }
+      if (value instanceof Uint8Array) return `x${Buffer.from(value).toString('hex')}`;
+      break;
+    default:
+      break;
+  }
+  throw new TypeError(`${describe()} has a value of unsupported type (${typeName(value)}); use a string, number, bigint, boolean, null, Date or Buffer`);
+}
+
+export function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return typeof value;
+}
+
+/** One encoded conjunction: the fields in canonical order and their encoded values. */
+export interface EncodedConjunction {
+  table: string;
+  /** escaped field names, sorted */
+  fields: string[];
+  /** encoded values, parallel to `fields` */
+  values: string[];
+}
+
+/** The scheme of a conjunction: its field set, as stored in the scheme registry. */
+export const schemeOf = (fields: readonly string[]): string => fields.join('&');
+
+export function conjunctionTag(table: string, fields: readonly string[], values: readonly string[]): string {
+  if (fields.length === 0) return tableTag(table);
+  let tag = `c:${escape(table)}|`;
+  for (let i = 0; i < fields.length; i++) tag += `${i ? '&' : ''}${fields[i]}=${values[i]}`;
+  return tag;
+}
+
+/**
+ * Tags a row change invalidates: the table tag plus, for every scheme in use on that table, the
+ * conjunction built from each row image (old and new values). A row image that lacks a field of
+ * some scheme cannot be matched exactly, so the change falls back to every row-level entry.
+ * This mirrors lua/invalidate.lua for the memory backend.
+ */
+export function rowChangeTags(table: string, rows: ReadonlyArray<Record<string, string>>, schemes: Iterable<string>): string[] {
+  const tags = new Set<string>([tableTag(table)]);
+  for (const scheme of schemes) {
+    if (scheme === '') continue;
+    const fields = scheme.split('&');
+    for (const row of rows) {
+      const values: string[] = [];
+      for (const f of fields) {
+        const v = row[f];
+        if (v === undefined) break;
+        values.push(v);
+      }
+      if (values.length === fields.length) tags.add(conjunctionTag(table, fields, values));
+      else tags.add(anyRowTag(table));
+    }
+  }
+  return [...tags];
+}
