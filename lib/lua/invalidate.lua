@@ -25,7 +25,7 @@ for _ = 1, tonumber(ARGV[a]) do
   local tbl, nfields = ARGV[a + 1], tonumber(ARGV[a + 2])
   local row = {}
   for i = 0, nfields - 1 do row[ARGV[a + 3 + 2 * i]] = ARGV[a + 4 + 2 * i] end
-  a = a + 3 + 2 * nfields
+  a = a + 2 + 2 * nfields
   add('t:' .. tbl)
   for _, scheme in ipairs(redis.call('SMEMBERS', p .. 's:' .. tbl)) do
     local tag, complete = 'c:' .. tbl .. '|', true

@@ -1,0 +1,25 @@
+// The official Keyv adapter suite (it is written for vitest), against both backends.
+import keyvTestSuite, { keyvIteratorTests } from '@keyv/test-suite';
+import { Redis } from 'ioredis';
+import Keyv from 'keyv';
+import * as test from 'vitest';
+import { CleverStore } from '../../lib/index.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1';
+const client = new Redis(REDIS_URL);
+test.afterAll(async () => {
+  await client.quit();
+});
+
+const factories: Array<[string, () => CleverStore]> = [
+  ['memory', () => new CleverStore({ sweepInterval: 0 })],
+  // The suite makes a store per test: share one connection between them.
+  ['redis', () => new CleverStore({ redis: client, sweepInterval: 0 })],
+];
+
+for (const [name, store] of factories) {
+  test.describe(`@keyv/test-suite on CleverStore (${name})`, () => {
+    keyvTestSuite(test, Keyv, store);
+    keyvIteratorTests(test, Keyv, store);
+  });
+}

@@ -1,0 +1,29 @@
+import Keyv, { type KeyvOptions } from 'keyv';
+import { CleverStore, type CleverStoreOptions } from '../../lib/index.js';
+
+/** Redis used by the tests (db 1 keeps them apart from anything on db 0). */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1';
+
+export interface BackendUnderTest {
+  name: 'memory' | 'redis';
+  /** a new store on this backend; `share` gives the memory backend's data to a second store */
+  store(options?: CleverStoreOptions): CleverStore;
+}
+
+export const backends: BackendUnderTest[] = [
+  { name: 'memory', store: (options = {}) => new CleverStore({ sweepInterval: 0, ...options }) },
+  { name: 'redis', store: (options = {}) => new CleverStore(REDIS_URL, { sweepInterval: 0, ...options }) },
+];
+
+let counter = 0;
+/** A namespace no other test (or earlier run) uses. */
+export function uniqueNamespace(label = 'test'): string {
+  counter += 1;
+  return `${label}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+export function keyvFor(store: CleverStore, options: Omit<KeyvOptions, 'store'> = {}): Keyv {
+  return new Keyv({ store, namespace: uniqueNamespace(), ...options });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
