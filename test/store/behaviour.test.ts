@@ -140,7 +140,7 @@ for (const backend of backends) {
       expect(await store.invalidate('tag-ключ 🔑', 'tag-a|b=c&d')).to.equal(2);
       expect(await keyv.get('i:u:t')).to.equal(6);
       const seen: string[] = [];
-      for await (const [key] of keyv.iterator!()) seen.push(key as string);
+      for await (const [key] of keyv.iterator!(undefined)) seen.push(key as string);
       expect(seen.sort()).to.deep.equal(odd.filter((k) => !['a:b:c', 'x'.repeat(10_000), 'ключ 🔑', 'a|b=c&d'].includes(k)).sort());
     });
 
@@ -253,7 +253,7 @@ for (const backend of backends) {
       expect(await keyv.getMany(['x1', 'nope', 'x2'])).to.deep.equal([1, undefined, 2]);
       expect(await keyv.hasMany(['x1', 'nope', 'x2'])).to.deep.equal([true, false, true]);
       const all: Array<[string, unknown]> = [];
-      for await (const entry of keyv.iterator!()) all.push(entry as [string, unknown]);
+      for await (const entry of keyv.iterator!(undefined)) all.push(entry as [string, unknown]);
       expect(all.sort()).to.deep.equal([['x1', 1], ['x2', 2]]);
       expect(await keyv.deleteMany(['x1', 'nope'])).to.equal(true);
       expect(await keyv.deleteMany(['nope'])).to.equal(false);
