@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import {
-  anyRowTag, conjunctionTag, encodeValue, escape, schemeOf, tableTag, typeName, userTag,
+  anySchemeTag, conjunctionTag, encodeValue, escape, schemeOf, tableTag, typeName, userTag,
 } from './tags.js';
 
 /**
@@ -69,7 +69,11 @@ export interface RowImage {
 export interface Invalidation {
   /** index tags to invalidate exactly */
   tags: string[];
-  /** row images whose conjunctions are built from the schemes in use (escaped fields -> encoded values) */
+  /**
+   * changed row images (escaped fields -> encoded values): the backend adds the table tag and, per
+   * scheme in use, the row's conjunction, or every entry of the scheme when the row lacks a field
+   * (so `{ table, values: {} }` invalidates everything that depends on the table)
+   */
   rows: Array<{ table: string; values: Record<string, string> }>;
 }
 
@@ -138,7 +142,7 @@ export function compileDependencies(dependsOn: unknown, label = 'dependsOn'): Co
     const { fields, values } = encodeMatching(m);
     tags.add(conjunctionTag(m.table, fields, values));
     if (fields.length > 0) {
-      tags.add(anyRowTag(m.table));
+      tags.add(anySchemeTag(m.table, schemeOf(fields)));
       const entry: [string, string] = [escape(m.table), schemeOf(fields)];
       schemes.set(`${entry[0]}|${entry[1]}`, entry);
     }
@@ -163,10 +167,8 @@ export function compileDependencies(dependsOn: unknown, label = 'dependsOn'): Co
 export function compileInvalidation(deps: readonly unknown[]): Invalidation {
   const tags = new Set<string>();
   const rows: Invalidation['rows'] = [];
-  const wholeTable = (table: string) => {
-    tags.add(tableTag(table));
-    tags.add(anyRowTag(table));
-  };
+  // A row image with no values: every scheme on the table lacks its fields, so all of them go.
+  const wholeTable = (table: string) => rows.push({ table, values: {} });
   const addMatching = (m: Matching) => {
     const { fields, values } = encodeMatching(m);
     if (fields.length === 0) return wholeTable(m.table);

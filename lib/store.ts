@@ -337,7 +337,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   async entriesFor(dep: Dependency): Promise<string[]> {
     const ns = this.ns();
     const { tags } = compileDependencies([dep], 'entriesFor()');
-    // An entry of a conjunction is listed under it and under the table's any-row tag; ask the first.
+    // An entry of a conjunction is listed under it and under its scheme's tag; ask the first.
     return this.backend.entriesFor(ns, tags.filter((t) => !t.startsWith('a:')));
   }
 

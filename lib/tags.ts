@@ -5,7 +5,7 @@
  *
  *   u:<tag>                           a user tag (string dependency)
  *   t:<table>                         the whole table: entries that change on any write to it
- *   a:<table>                         every entry with a row-level dependency on the table
+ *   a:<table>|<scheme>                every entry with a conjunction of that scheme on the table
  *   c:<table>|<f1>=<v1>&<f2>=<v2>     an equality conjunction; fields in scheme order
  *
  * `escape` removes the separators `| = & %` from names and values, so no two distinct
@@ -20,7 +20,8 @@ export function escape(text: string): string {
 
 export const userTag = (tag: string): string => `u:${tag}`;
 export const tableTag = (table: string): string => `t:${escape(table)}`;
-export const anyRowTag = (table: string): string => `a:${escape(table)}`;
+/** Entries whose conjunction on `table` uses `scheme`: what a change with unknown values must reach. */
+export const anySchemeTag = (table: string, scheme: string): string => `a:${escape(table)}|${scheme}`;
 
 /**
  * Encodes one column value type-stably: the first character says the type, so `1` and `'1'`
@@ -81,7 +82,8 @@ export function conjunctionTag(table: string, fields: readonly string[], values:
 /**
  * Tags a row change invalidates: the table tag plus, for every scheme in use on that table, the
  * conjunction built from each row image (old and new values). A row image that lacks a field of
- * some scheme cannot be matched exactly, so the change falls back to every row-level entry.
+ * some scheme cannot be matched exactly, so the change falls back to every entry of that scheme;
+ * a row image with no values at all is a change to the whole table.
  * This mirrors lua/invalidate.lua for the memory backend.
  */
 export function rowChangeTags(table: string, rows: ReadonlyArray<Record<string, string>>, schemes: Iterable<string>): string[] {
@@ -97,7 +99,7 @@ export function rowChangeTags(table: string, rows: ReadonlyArray<Record<string, 
         values.push(v);
       }
       if (values.length === fields.length) tags.add(conjunctionTag(table, fields, values));
-      else tags.add(anyRowTag(table));
+      else tags.add(anySchemeTag(table, scheme));
     }
   }
   return [...tags];

@@ -6,6 +6,9 @@ import type { Backend, WriteEntry } from './backend.js';
 
 export type RedisClient = Redis | Cluster;
 
+/** The key kinds the store writes after the `{ns:b}` prefix. */
+const KINDS = new Set(['v:', 'd:', 'i:', 's:', 'g:', 'l:']);
+
 export interface RedisBackendOptions {
   /** number of buckets keys are spread over (1 on a single Redis) */
   buckets: number;
@@ -218,7 +221,8 @@ export class RedisBackend implements Backend {
     for await (const keys of this.scan(ns, '')) {
       const groups = new Map<string, string[]>();
       for (const k of keys) {
-        const { p } = RedisBackend.parse(k);
+        const { p, kind } = RedisBackend.parse(k);
+        if (!KINDS.has(kind)) continue; // shaped like ours but not written by the store
         let group = groups.get(p);
         if (!group) groups.set(p, (group = []));
         group.push(k);

@@ -4,6 +4,7 @@
 -- ARGV = limit, raceWindow (ms, 0 = no generations), ntags, tag*, nrows, (table, nfields, (field, value)*)*
 --   A row is a changed row image: its conjunction tags are built here from the schemes in use,
 --   with the same rules as tags.ts (rowChangeTags), so no client-side scheme cache can go stale.
+-- A field missing from a row reaches every entry of the schemes that need it (a:<table>|<scheme>).
 -- Returns { removed, tag* still holding members (call again with those, no rows) }.
 local p = KEYS[1]
 local limit = tonumber(ARGV[1])
@@ -37,7 +38,7 @@ for _ = 1, tonumber(ARGV[a]) do
       tag = tag .. field .. '=' .. v
       first = false
     end
-    if complete then add(tag) else add('a:' .. tbl) end
+    if complete then add(tag) else add('a:' .. tbl .. '|' .. scheme) end
   end
 end
 

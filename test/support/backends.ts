@@ -5,7 +5,7 @@ import { CleverStore, type CleverStoreOptions } from '../../lib/index.js';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1';
 
 export interface BackendUnderTest {
-  name: 'memory' | 'redis';
+  name: string;
   /** a new store on this backend; `share` gives the memory backend's data to a second store */
   store(options?: CleverStoreOptions): CleverStore;
 }
@@ -13,6 +13,8 @@ export interface BackendUnderTest {
 export const backends: BackendUnderTest[] = [
   { name: 'memory', store: (options = {}) => new CleverStore({ sweepInterval: 0, ...options }) },
   { name: 'redis', store: (options = {}) => new CleverStore(REDIS_URL, { sweepInterval: 0, ...options }) },
+  // Several buckets on one server: the cluster layout, where invalidation fans out per bucket.
+  { name: 'redis, 4 buckets', store: (options = {}) => new CleverStore(REDIS_URL, { sweepInterval: 0, buckets: 4, ...options }) },
 ];
 
 let counter = 0;

@@ -1,0 +1,257 @@
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import Keyv from 'keyv';
+import { CleverStore, matching } from '../../lib/index.js';
+import { escapeNamespace } from '../../lib/backends/redis.js';
+import { REDIS_URL, sleep, uniqueNamespace } from '../support/backends.js';
+import { PrivateRedis } from '../support/redis-server.js';
+
+async function scanAll(client: Redis, match: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys.sort();
+}
+
+const nsPattern = (ns: string) => `{${escapeNamespace(ns).replace(/[*?[\]\\]/g, '\\$&')}:*`;
+
+describe('Redis backend: layout', () => {
+  let admin: Redis;
+  before(() => { admin = new Redis(REDIS_URL); });
+  after(async () => { await admin.quit(); });
+
+  it('stores each key under the namespace exactly once, with and without Keyv key prefixes', async () => {
+    const ns = uniqueNamespace('layout');
+    const store = new CleverStore(REDIS_URL, { sweepInterval: 0 });
+    const keyv = new Keyv({ store, namespace: ns });
+    const bare = new Keyv({ store, namespace: ns, useKeyPrefix: false });
+    try {
+      await keyv.set('foo', 1, { dependsOn: ['t'] });
+      await bare.set('bar', 2);
+      const e = escapeNamespace(ns);
+      expect(await scanAll(admin, nsPattern(ns))).to.deep.equal([`{${e}:0}d:foo`, `{${e}:0}i:u:t`, `{${e}:0}v:bar`, `{${e}:0}v:foo`].sort());
+      expect(await bare.get('foo')).to.equal(1);
+      expect(await keyv.get('bar')).to.equal(2);
+    } finally {
+      await keyv.clear();
+      await store.disconnect();
+    }
+  });
+
+  it('clear() removes the namespace\'s values and index structures and nothing else', async () => {
+    const ns = uniqueNamespace('clear');
+    const neighbours = [`${ns}:x`, `${ns}*`, `{${ns}`];
+    const store = new CleverStore(REDIS_URL, { sweepInterval: 0, namespace: ns });
+    const others = neighbours.map((n) => new CleverStore(REDIS_URL, { sweepInterval: 0, namespace: n }));
+    const foreign = [`${ns}:plain`, `{${ns}:0}`, `keyv:${ns}`, `${ns}`];
+    try {
+      for (const k of foreign) await admin.set(k, 'foreign');
+      await store.set('k', 'v', { dependsOn: ['t', matching('posts', { id: 1 })] });
+      await store.set('i:u:t', 'shaped like an index key', { dependsOn: ['t'] });
+      await store.invalidate(matching('posts', { id: 2 })); // leaves generations behind
+      for (const other of others) await other.set('k', 'other', { dependsOn: ['t'] });
+      expect((await scanAll(admin, nsPattern(ns))).length).to.be.greaterThan(4);
+
+      await store.clear();
+      // Only the foreign key shaped like a bucket prefix is left: the store never wrote it.
+      expect(await scanAll(admin, nsPattern(ns))).to.deep.equal([`{${ns}:0}`]);
+      for (const k of foreign) expect(await admin.get(k), k).to.equal('foreign');
+      for (const other of others) expect(await other.get('k')).to.equal('other');
+    } finally {
+      await admin.del(...foreign);
+      for (const other of others) {
+        await other.clear();
+        await other.disconnect();
+      }
+      await store.disconnect();
+    }
+  });
+
+  it('a user key shaped like an internal key never meets the internal one', async () => {
+    const store = new CleverStore(REDIS_URL, { sweepInterval: 0, namespace: uniqueNamespace('shape') });
+    try {
+      await store.set('u:t', 'value', { dependsOn: ['t'] });
+      await store.set('i:u:t', 'value2', { dependsOn: ['u:t'] });
+      expect(await store.get('u:t')).to.equal('value');
+      expect(await store.invalidate('t')).to.equal(1);
+      expect(await store.get('i:u:t')).to.equal('value2');
+      expect(await store.invalidate('u:t')).to.equal(1);
+    } finally {
+      await store.clear();
+      await store.disconnect();
+    }
+  });
+
+  it('accepts a URL with user, password and database', async () => {
+    const user = `kc-url-${process.pid}`;
+    await admin.call('ACL', 'SETUSER', user, 'on', '>s3cret', '~*', '&*', '+@all');
+    const store = new CleverStore(`redis://${user}:s3cret@127.0.0.1:6379/5`, { sweepInterval: 0, namespace: uniqueNamespace('url') });
+    const db5 = new Redis('redis://127.0.0.1:6379/5');
+    try {
+      await store.set('k', 'v', { dependsOn: ['t'] });
+      expect(await db5.exists(`{${escapeNamespace(store.namespace!)}:0}v:k`)).to.equal(1);
+      expect(await store.invalidate('t')).to.equal(1);
+    } finally {
+      await store.clear();
+      await store.disconnect();
+      await db5.quit();
+      await admin.call('ACL', 'DELUSER', user);
+    }
+  });
+
+  it('uses a given ioredis client without closing it, unless asked', async () => {
+    const client = new Redis(REDIS_URL);
+    const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: uniqueNamespace('client') });
+    await store.set('k', 'v');
+    await store.clear();
+    await store.disconnect();
+    expect(await client.ping()).to.equal('PONG');
+    const closing = new CleverStore({ redis: client, closeClient: true, sweepInterval: 0 });
+    const ended = new Promise((resolve) => client.once('end', resolve));
+    await closing.disconnect();
+    await ended;
+    expect(client.status).to.equal('end');
+  });
+
+  it('takes ioredis connection options directly', async () => {
+    const store = new CleverStore({ host: '127.0.0.1', port: 6379, db: 1, sweepInterval: 0, namespace: uniqueNamespace('opts') });
+    try {
+      expect(store.backendKind).to.equal('redis');
+      await store.set('k', 'v');
+      expect(await store.get('k')).to.equal('v');
+    } finally {
+      await store.clear();
+      await store.disconnect();
+    }
+  });
+
+  it('rejects bad constructor input with a TypeError naming it', () => {
+    expect(() => new CleverStore('http://localhost')).to.throw(TypeError, /redis:\/\/.*"http:\/\/localhost"/);
+    expect(() => new CleverStore({ buckets: 0 })).to.throw(TypeError, /buckets.*0/);
+    expect(() => new CleverStore({ defaultTtl: -5 })).to.throw(TypeError, /defaultTtl.*-5/);
+    expect(() => new CleverStore({ onUnsafeEviction: 'shout' as 'warn' })).to.throw(TypeError, /shout/);
+  });
+});
+
+describe('Redis backend: scale and bounded indexes (private redis-server)', function () {
+  this.timeout(120_000);
+  let server: PrivateRedis;
+  let admin: Redis;
+  before(async () => {
+    server = await PrivateRedis.start();
+    admin = new Redis(server.url);
+  });
+  after(async () => {
+    await admin.quit();
+    await server.stop();
+  });
+
+  const evalCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0)
+    + Number(/cmdstat_eval:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+
+  it('invalidates a big tag in chunks of invalidateChunk entries, removing every entry', async () => {
+    const store = new CleverStore(server.url, { sweepInterval: 0, invalidateChunk: 500, namespace: 'chunks' });
+    try {
+      const n = 10_000;
+      for (let i = 0; i < n; i += 1000) {
+        await store.setMany(Array.from({ length: 1000 }, (_, j) => ({
+          key: `k${i + j}`, value: 'v', ttl: { dependsOn: ['big', `own${i + j}`] },
+        })));
+      }
+      await store.set('survivor', 'v', { dependsOn: ['small'] });
+      const before = await evalCalls();
+      expect(await store.invalidate('big')).to.equal(n);
+      const calls = (await evalCalls()) - before;
+      expect(calls).to.be.at.least(n / 500).and.at.most(n / 500 + 2);
+      expect(await store.get('survivor')).to.equal('v');
+      // The other index of every removed entry was cleaned as well.
+      expect(await scanAll(admin, '{chunks:0}i:u:own*')).to.deep.equal([]);
+      expect(await scanAll(admin, '{chunks:0}d:*')).to.deep.equal(['{chunks:0}d:survivor']);
+    } finally {
+      await store.clear();
+      await store.disconnect();
+    }
+  });
+
+  it('keeps the index bounded under churn: 100k short-lived sets, then a sweep, leave no index behind', async () => {
+    const store = new CleverStore(server.url, { sweepInterval: 0, namespace: 'churn' });
+    const indexBytes = async () => {
+      let total = 0;
+      for (const key of await scanAll(admin, '{churn:0}i:*')) total += Number(await admin.memory('USAGE', key));
+      return total;
+    };
+    try {
+      await store.set('steady', 'v', { dependsOn: ['steady', matching('posts', { id: 1 })] });
+      const baseline = await indexBytes();
+      for (let i = 0; i < 100_000; i += 1000) {
+        await store.setMany(Array.from({ length: 1000 }, (_, j) => ({
+          key: `churn${i + j}`, value: 'v', ttl: { ttl: 1000, dependsOn: ['hot', `group${(i + j) % 500}`, matching('posts', { id: (i + j) % 50 })] },
+        })));
+      }
+      const loaded = await indexBytes();
+      expect(loaded).to.be.greaterThan(baseline + 100_000);
+      await sleep(1100);
+      const pruned = await store.sweep();
+      expect(pruned).to.be.greaterThan(0);
+      // Only the steady entry's index members remain.
+      expect(await indexBytes()).to.equal(baseline);
+      expect(await store.entriesFor('steady')).to.deep.equal(['steady']);
+      expect(await store.invalidate(matching('posts', { id: 1 }))).to.equal(1);
+    } finally {
+      await store.clear();
+      await store.disconnect();
+    }
+  });
+});
+
+describe('Redis backend: eviction policy check', () => {
+  for (const policy of ['allkeys-lru', 'allkeys-lfu', 'allkeys-random']) {
+    it(`emits an 'error' naming ${policy}, and refuses when asked to`, async () => {
+      const server = await PrivateRedis.start(['--maxmemory-policy', policy]);
+      const warned = new CleverStore(server.url, { sweepInterval: 0 });
+      const refusing = new CleverStore(server.url, { sweepInterval: 0, onUnsafeEviction: 'refuse' });
+      const throwing = new CleverStore(server.url, { sweepInterval: 0, onUnsafeEviction: 'refuse', throwOnErrors: true });
+      try {
+        const error = await new Promise<Error>((resolve) => warned.once('error', resolve));
+        expect(error.message).to.contain(policy).and.contain('noeviction');
+        expect(await warned.set('k', 'v')).to.equal(true);
+
+        const errors: Error[] = [];
+        refusing.on('error', (e) => errors.push(e));
+        expect(await refusing.set('r', 'v')).to.equal(false);
+        expect(await refusing.get('k')).to.equal(undefined);
+        expect(errors.map((e) => e.message).join()).to.contain(policy);
+        await refusing.invalidate('t').then(() => expect.fail('invalidate should reject'), (e: Error) => expect(e.message).to.contain(policy));
+        throwing.on('error', () => undefined);
+        await throwing.get('k').then(() => expect.fail('get should reject'), (e: Error) => expect(e.message).to.contain(policy));
+        const probe = new Redis(server.url);
+        expect(await probe.exists(`{:0}v:r`)).to.equal(0);
+        await probe.quit();
+      } finally {
+        await Promise.all([warned.disconnect(), refusing.disconnect(), throwing.disconnect()]);
+        await server.stop();
+      }
+    });
+  }
+
+  for (const policy of ['noeviction', 'volatile-lru', 'volatile-ttl']) {
+    it(`accepts ${policy} silently`, async () => {
+      const server = await PrivateRedis.start(['--maxmemory-policy', policy]);
+      const store = new CleverStore(server.url, { sweepInterval: 0, onUnsafeEviction: 'refuse', throwOnErrors: true });
+      const errors: Error[] = [];
+      store.on('error', (e) => errors.push(e));
+      try {
+        expect(await store.set('k', 'v', { dependsOn: ['t'] })).to.equal(true);
+        expect(await store.invalidate('t')).to.equal(1);
+        expect(errors).to.deep.equal([]);
+      } finally {
+        await store.disconnect();
+        await server.stop();
+      }
+    });
+  }
+});
