@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = new URL('..', import.meta.url).pathname;
+const script = `
+  const store = new m.CleverStore();
+  await store.set('k', '"v"', { dependsOn: ['t', m.matching('posts', { id: 1 })] });
+  console.log(await store.get('k'), await store.invalidate(m.matching('posts', { id: 1 })), await store.get('k'));
+`;
+
+// `npm test` builds before it runs mocha; these check what a user installs.
+describe('the built package', function () {
+  this.timeout(60_000);
+  before(() => {
+    expect(existsSync(`${root}dist/index.js`), 'dist/ is missing: run npm run build').to.equal(true);
+  });
+
+  it('loads as ESM and works without sequelize installed', async () => {
+    const code = `const m = await import('keyv-clever'); ${script}`;
+    const { stdout } = await run('node', ['--import', './test/package/no-sequelize-hook.mjs', '--input-type=module', '-e', code], { cwd: root });
+    expect(stdout.trim()).to.equal('"v" 1 undefined');
+  });
+
+  it('loads as CommonJS and works without sequelize installed', async () => {
+    const code = `const m = require('keyv-clever'); (async () => { ${script} })();`;
+    const { stdout } = await run('node', ['--require', './test/package/no-sequelize.cjs', '-e', code], { cwd: root });
+    expect(stdout.trim()).to.equal('"v" 1 undefined');
+  });
+
+  it('(the two guards above really hide sequelize)', async () => {
+    const attempts = [
+      ['--import', './test/package/no-sequelize-hook.mjs', '--input-type=module', '-e', "await import('sequelize')"],
+      ['--require', './test/package/no-sequelize.cjs', '-e', "require('sequelize')"],
+    ];
+    for (const args of attempts) {
+      const failure = await run('node', args, { cwd: root }).then(() => undefined, (error: { stderr: string }) => error.stderr);
+      expect(failure).to.match(/Cannot find (package|module) 'sequelize'/);
+    }
+  });
+
+  it('ships types that make keyv.set(key, value, { ttl, dependsOn }) type-check', async () => {
+    await run('npx', ['tsc', '-p', 'test/package/tsconfig.json'], { cwd: root });
+  });
+});

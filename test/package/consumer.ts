@@ -1,0 +1,13 @@
+// Type-checked against the built package (dist/*.d.ts) by test/package.test.ts.
+import Keyv from 'keyv';
+import { CleverStore, matching, withDependencies, type CleverSetOptions } from 'keyv-clever';
+
+const keyv = new Keyv({ store: new CleverStore() });
+const options: CleverSetOptions = { ttl: 1000, dependsOn: ['tag', matching('posts', { id: 1 })] };
+export async function use(): Promise<number> {
+  await keyv.set('k', { a: 1 }, options);
+  await keyv.set('k', 1, 500);
+  await keyv.setMany([{ key: 'k', value: 1, ttl: { dependsOn: ['x'] } }]);
+  await withDependencies(['x'], () => keyv.set('k', 2));
+  return (keyv.store as CleverStore).invalidate('tag');
+}
