@@ -1,7 +1,9 @@
 import './keyv-augment.js';
 
 export { CleverStore, SAFE_EVICTION_POLICIES } from './store.js';
-export type { CleverSetOptions, CleverStoreOptions, CleverStoreEvents, InvalidateEvent } from './store.js';
+export type { CleverSetOptions, CleverStoreOptions, CleverStoreEvents, CleverStoreStats, InvalidateEvent } from './store.js';
+export { getOrSet, registerTransactionWrites } from './read-through.js';
+export type { GetOrSetOptions, LockOptions, TransactionWrites } from './read-through.js';
 export { matching, Matching, registerDependencyKind } from './dependencies.js';
 export type { Dependency, DependencyKind, DependencyObject, RowImage, Invalidation, WhereValue } from './dependencies.js';
 export { withDependencies } from './context.js';

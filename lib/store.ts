@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
-import type { Backend, WriteEntry } from './backends/backend.js';
+import type { Backend, Capture, WriteEntry } from './backends/backend.js';
 import { MemoryBackend } from './backends/memory.js';
 import { RedisBackend, type RedisClient } from './backends/redis.js';
 import { currentDependencies } from './context.js';
@@ -55,6 +55,34 @@ const STORE_OPTIONS = new Set([
 const CONNECTION_OPTIONS = ['host', 'port', 'path', 'sentinels', 'password', 'username', 'db', 'tls'];
 const SET_OPTIONS = new Set(['ttl', 'dependsOn']);
 
+/**
+ * Carried in set options by the read-through, through Keyv untouched: generation guards (the
+ * write is refused if a tag moved since they were read) and the fill lock to release.
+ */
+export const READ_THROUGH = Symbol('keyv-clever.readThrough');
+export interface ReadThroughWrite {
+  guards: Array<[string, number]>;
+  unlock?: string;
+}
+
+/** Counters of a store's activity since it was created. */
+export interface CleverStoreStats {
+  /** reads that found a value */
+  hits: number;
+  /** reads that found none */
+  misses: number;
+  /** entries written */
+  sets: number;
+  /** read-through writes refused because a dependency was invalidated while the value was computed */
+  refusedStale: number;
+  /** read-through misses that waited for another process's fill lock */
+  lockWaits: number;
+  /** invalidate calls */
+  invalidations: number;
+  /** entries removed by invalidations */
+  invalidated: number;
+}
+
 export interface InvalidateEvent {
   /** the tags invalidated as given (row changes expand to more tags inside the backend) */
   tags: string[];
@@ -88,6 +116,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   private readonly awaitReady: boolean;
   private readonly namespacesUsed = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** activity counters (see CleverStoreStats) */
+  readonly stats: CleverStoreStats = { hits: 0, misses: 0, sets: 0, refusedStale: 0, lockWaits: 0, invalidations: 0, invalidated: 0 };
 
   constructor(urlOrOptions?: string | CleverStoreOptions, options: CleverStoreOptions = {}) {
     super();
@@ -164,8 +194,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     this.emitError(error);
   }
 
-  private emitError(error: Error): void {
-    // Like Keyv: an 'error' with no listener is not thrown at the caller.
+  /** Emits `'error'`; like Keyv, an 'error' with no listener is not thrown at the caller. */
+  emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
@@ -224,20 +254,37 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const scoped = currentDependencies();
     const deps: CompiledDependencies = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn,
       scoped ? 'withDependencies() + dependsOn' : 'dependsOn');
-    return { key: local, value, ttl, deps };
+    const readThrough = (ttlOrOptions as { [READ_THROUGH]?: ReadThroughWrite } | undefined)?.[READ_THROUGH];
+    return { key: local, value, ttl, deps, guards: readThrough?.guards, unlock: readThrough?.unlock };
+  }
+
+  /** Writes entries, counting what was written and what the guards refused. */
+  private async write(ns: string, entries: WriteEntry[]): Promise<boolean[]> {
+    const written = await this.backend.set(ns, entries);
+    written.forEach((ok, i) => {
+      if (ok) this.stats.sets++;
+      else if (entries[i]!.guards) this.stats.refusedStale++;
+    });
+    return written;
+  }
+
+  private count<T>(value: T): T {
+    if (value === undefined) this.stats.misses++;
+    else this.stats.hits++;
+    return value;
   }
 
   async get(key: string): Promise<string | undefined> {
     const ns = this.ns();
     const local = this.localKey(key, ns);
-    return this.run(() => this.backend.get(ns, local), undefined);
+    return this.run(async () => this.count(await this.backend.get(ns, local)), undefined);
   }
 
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
     const ns = this.ns();
     const locals = checkKeys(keys).map((k) => this.localKey(k, ns));
     if (locals.length === 0) return [];
-    return this.run(() => this.backend.getMany(ns, locals), locals.map(() => undefined));
+    return this.run(async () => (await this.backend.getMany(ns, locals)).map((v) => this.count(v)), locals.map(() => undefined));
   }
 
   async has(key: string): Promise<boolean> {
@@ -260,7 +307,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   async set(key: string, value: string, ttl?: number | CleverSetOptions): Promise<boolean> {
     const ns = this.ns();
     const entry = this.prepare(ns, key, value, ttl);
-    return this.run(async () => (await this.backend.set(ns, [entry]))[0]!, false);
+    return this.run(async () => (await this.write(ns, [entry]))[0]!, false);
   }
 
   /** Stores many values in one round trip per bucket; each entry's `ttl` may be `{ ttl, dependsOn }`. */
@@ -272,7 +319,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       return this.prepare(ns, e.key, e.value, e.ttl);
     });
     if (prepared.length === 0) return [];
-    return this.run(() => this.backend.set(ns, prepared), prepared.map(() => false));
+    return this.run(() => this.write(ns, prepared), prepared.map(() => false));
   }
 
   /** Resolves to true when the key existed. */
@@ -324,6 +371,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     try {
       if (this.awaitReady) await this.ready;
       const { removed, tags } = await this.backend.invalidate(ns, request);
+      this.stats.invalidations++;
+      this.stats.invalidated += removed;
       if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { tags, removed });
       return removed;
     } catch (error) {
@@ -341,18 +390,22 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     return this.backend.entriesFor(ns, tags.filter((t) => !t.startsWith('a:')));
   }
 
-  /** Current generations of tags as seen from `key` (used by the race-safe read-through). */
-  async generations(key: string, tags: string[]): Promise<number[]> {
+  /**
+   * The miss path of the read-through (getOrSet): the value if it appeared meanwhile, or the
+   * generations of the dependencies' tags, read (and their schemes registered) before the loader
+   * runs, and the fill lock when `lock` is given.
+   */
+  async capture(key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture> {
     const ns = this.ns();
-    return this.backend.generations(ns, this.localKey(key, ns), tags);
+    const local = this.localKey(key, ns);
+    if (this.awaitReady) await this.ready;
+    return this.backend.capture(ns, local, deps, lock);
   }
 
-  /** Writes with generation guards: refused (false) if any tag was invalidated since they were read. */
-  async setGuarded(key: string, value: string, options: CleverSetOptions, guards: Array<[string, number]>): Promise<boolean> {
+  /** Releases a fill lock taken by `capture` if `token` still holds it. */
+  async release(key: string, token: string): Promise<void> {
     const ns = this.ns();
-    const entry = this.prepare(ns, key, value, options);
-    entry.guards = guards;
-    return this.run(async () => (await this.backend.set(ns, [entry]))[0]!, false);
+    await this.backend.unlock(ns, this.localKey(key, ns), token);
   }
 
   /** Prunes expired members from the indexes of every namespace this store has used. */

@@ -10,7 +10,14 @@ export interface WriteEntry {
   deps: CompiledDependencies;
   /** tag generations captured before the value was computed; the write is refused if any moved */
   guards?: Array<[tag: string, generation: number]>;
+  /** fill-lock token to release with the write */
+  unlock?: string;
 }
+
+/** What the read-through sees on a miss, before its loader runs. */
+export type Capture =
+  | { kind: 'value'; value: string }
+  | { kind: 'miss'; locked: boolean; generations: number[] };
 
 /**
  * Storage engine behind CleverStore. Every method works inside one namespace; keys arrive without
@@ -29,8 +36,13 @@ export interface Backend {
   iterate(ns: string): AsyncGenerator<[string, string]>;
   /** resolves to the number of entries removed */
   invalidate(ns: string, request: Invalidation): Promise<{ removed: number; tags: string[] }>;
-  /** current generations of tags as seen by `key`'s writes (0 when not invalidated within the race window) */
-  generations(ns: string, key: string, tags: string[]): Promise<number[]>;
+  /**
+   * On a miss: the value if it appeared meanwhile; otherwise takes the fill lock (if `lock`),
+   * registers the schemes and reads the generations of `deps.tags` as seen by `key`'s bucket.
+   */
+  capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture>;
+  /** releases the fill lock of `key` if `token` still holds it */
+  unlock(ns: string, key: string, token: string): Promise<void>;
   /** the keys an index tag currently lists (debugging and tests) */
   entriesFor(ns: string, tags: string[]): Promise<string[]>;
   /** prunes expired index members; resolves to the number pruned */

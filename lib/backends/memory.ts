@@ -1,7 +1,7 @@
-import type { Invalidation } from '../dependencies.js';
+import type { CompiledDependencies, Invalidation } from '../dependencies.js';
 import { rowChangeTags } from '../tags.js';
 import { escape } from '../tags.js';
-import type { Backend, WriteEntry } from './backend.js';
+import type { Backend, Capture, WriteEntry } from './backend.js';
 
 interface Entry {
   value: string;
@@ -89,11 +89,7 @@ export class MemoryBackend implements Backend {
         if (!members) space.index.set(tag, (members = new Set()));
         members.add(w.key);
       }
-      for (const [table, scheme] of w.deps.schemes) {
-        let schemes = space.schemes.get(table);
-        if (!schemes) space.schemes.set(table, (schemes = new Set()));
-        schemes.add(scheme);
-      }
+      this.addSchemes(space, w.deps.schemes);
       return true;
     });
   }
@@ -128,10 +124,24 @@ export class MemoryBackend implements Backend {
     return g && g.expiresAt > now ? g.generation : 0;
   }
 
-  async generations(ns: string, _key: string, tags: string[]): Promise<number[]> {
+  async capture(ns: string, key: string, deps: CompiledDependencies): Promise<Capture> {
     const space = this.space(ns);
+    const entry = this.live(space, key);
+    if (entry) return { kind: 'value', value: entry.value };
+    this.addSchemes(space, deps.schemes);
     const now = Date.now();
-    return tags.map((t) => this.generation(space, t, now));
+    // One process: the read-through's in-process coalescing is the whole lock.
+    return { kind: 'miss', locked: true, generations: deps.tags.map((t) => this.generation(space, t, now)) };
+  }
+
+  async unlock(): Promise<void> {}
+
+  private addSchemes(space: Space, schemes: CompiledDependencies['schemes']): void {
+    for (const [table, scheme] of schemes) {
+      let set = space.schemes.get(table);
+      if (!set) space.schemes.set(table, (set = new Set()));
+      set.add(scheme);
+    }
   }
 
   async invalidate(ns: string, request: Invalidation): Promise<{ removed: number; tags: string[] }> {

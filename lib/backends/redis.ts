@@ -1,8 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { Invalidation } from '../dependencies.js';
+import type { CompiledDependencies, Invalidation } from '../dependencies.js';
 import { escape } from '../tags.js';
 import { scripts } from '../lua/index.js';
-import type { Backend, WriteEntry } from './backend.js';
+import type { Backend, Capture, WriteEntry } from './backend.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -28,7 +28,8 @@ interface CleverCommands {
   keyvCleverDelete(prefix: string, ...keys: string[]): Promise<number>;
   keyvCleverInvalidate(prefix: string, ...args: Array<string | number>): Promise<Reply>;
   keyvCleverSweep(prefix: string, ...tags: string[]): Promise<number>;
-  keyvCleverGenerations(prefix: string, ...tags: string[]): Promise<number[]>;
+  keyvCleverCapture(prefix: string, ...args: Array<string | number>): Promise<Reply>;
+  keyvCleverUnlock(prefix: string, key: string, token: string): Promise<number>;
 }
 
 const COMMANDS: Array<[keyof CleverCommands, string]> = [
@@ -36,7 +37,8 @@ const COMMANDS: Array<[keyof CleverCommands, string]> = [
   ['keyvCleverDelete', scripts.delete],
   ['keyvCleverInvalidate', scripts.invalidate],
   ['keyvCleverSweep', scripts.sweep],
-  ['keyvCleverGenerations', scripts.generations],
+  ['keyvCleverCapture', scripts.capture],
+  ['keyvCleverUnlock', scripts.unlock],
 ];
 
 /**
@@ -144,6 +146,7 @@ export class RedisBackend implements Backend {
         const guards = e.guards ?? [];
         args.push(guards.length);
         for (const [tag, generation] of guards) args.push(tag, generation);
+        args.push(e.unlock ?? '');
       }
       const written = await this.commands.keyvCleverSet(p, ...args);
       group.forEach(([i], j) => { out[i] = written[j] === 1; });
@@ -179,9 +182,16 @@ export class RedisBackend implements Backend {
     return { removed: removed.reduce((a, b) => a + b, 0), tags: request.tags };
   }
 
-  async generations(ns: string, key: string, tags: string[]): Promise<number[]> {
-    if (tags.length === 0) return [];
-    return this.commands.keyvCleverGenerations(this.prefix(ns, key), ...tags);
+  async capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture> {
+    const args: Array<string | number> = [key, lock?.token ?? '', lock?.ttl ?? 0, deps.schemes.length];
+    for (const [table, scheme] of deps.schemes) args.push(table, scheme);
+    const reply = await this.commands.keyvCleverCapture(this.prefix(ns, key), ...args, ...deps.tags);
+    if (reply[0] === 2) return { kind: 'value', value: String(reply[1]) };
+    return { kind: 'miss', locked: reply[0] === 1, generations: reply.slice(1).map(Number) };
+  }
+
+  async unlock(ns: string, key: string, token: string): Promise<void> {
+    await this.commands.keyvCleverUnlock(this.prefix(ns, key), key, token);
   }
 
   async entriesFor(ns: string, tags: string[]): Promise<string[]> {

@@ -17,5 +17,6 @@ export const scripts = {
   delete: load('delete'),
   invalidate: load('invalidate'),
   sweep: load('sweep'),
-  generations: load('generations'),
+  capture: load('capture'),
+  unlock: load('unlock'),
 } as const;

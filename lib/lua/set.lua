@@ -1,7 +1,8 @@
 -- Writes entries with their dependency index, atomically, in one bucket.
 -- KEYS[1] = bucket prefix "{ns:b}"; every key is built from it so all share one slot.
 -- ARGV = n, then per entry:
---   key, value, ttl (ms, 0 = none), ntags, tag*, nschemes, (table, scheme)*, nguards, (tag, generation)*
+--   key, value, ttl (ms, 0 = none), ntags, tag*, nschemes, (table, scheme)*, nguards, (tag, generation)*,
+--   unlock token ('' = none: else the fill lock l:<key> is released if this token holds it)
 -- Layout: v:<key> value, d:<key> msgpack list of the key's tags, i:<tag> sorted set of keys scored
 -- by expiry (ms, +inf for none), s:<table> set of schemes, g:<tag> generation counter.
 -- Returns one 1/0 per entry: written, or refused because a guarded generation moved.
@@ -26,6 +27,9 @@ for e = 1, tonumber(ARGV[1]) do
     if current ~= tonumber(ARGV[a + 2 + 2 * i]) then ok = false end
   end
   a = a + 1 + 2 * nguards
+  local unlock = ARGV[a]
+  a = a + 1
+  if unlock ~= '' and redis.call('GET', p .. 'l:' .. key) == unlock then redis.call('DEL', p .. 'l:' .. key) end
 
   if ok then
     local vkey, dkey = p .. 'v:' .. key, p .. 'd:' .. key

@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import type Keyv from 'keyv';
+import { currentDependencies } from './context.js';
+import { compileDependencies, describe, type CompiledDependencies, type Dependency } from './dependencies.js';
+import { CleverStore, READ_THROUGH, type ReadThroughWrite } from './store.js';
+
+export interface LockOptions {
+  /** how long the fill lock lives, ms: a crashed holder's lock expires after it (default 10000) */
+  ttl?: number;
+  /** how long other callers wait for the holder's value before loading anyway, ms (default 5000) */
+  wait?: number;
+}
+
+export interface GetOrSetOptions {
+  /** ms; as for keyv.set */
+  ttl?: number;
+  /** what the loaded value is computed from */
+  dependsOn?: Dependency[];
+  /** the cross-process fill lock (Redis): `false` disables it (default on) */
+  lock?: boolean | LockOptions;
+  /**
+   * The transaction the loader reads in. A value computed inside a transaction that has written to
+   * one of its dependencies is returned but not stored. Found through CLS when not given.
+   */
+  transaction?: unknown;
+}
+
+/**
+ * Tells whether a transaction has uncommitted writes to any of the given dependencies.
+ * Integrations (the Sequelize hooks) register one; with none, nothing counts as uncommitted.
+ */
+export interface TransactionWrites {
+  /** the transaction of the current async context (CLS), if any */
+  current(): unknown;
+  /** true if `transaction` (or its root) has written to something `deps` depends on */
+  hasWritten(transaction: unknown, deps: CompiledDependencies): boolean;
+}
+
+const trackers: TransactionWrites[] = [];
+
+/** Registers a source of uncommitted-write knowledge (used by the Sequelize integration). */
+export function registerTransactionWrites(tracker: TransactionWrites): () => void {
+  trackers.push(tracker);
+  return () => {
+    const at = trackers.indexOf(tracker);
+    if (at >= 0) trackers.splice(at, 1);
+  };
+}
+
+const inflight = new WeakMap<CleverStore, Map<string, Promise<unknown>>>();
+
+const DEFAULT_LOCK: Required<LockOptions> = { ttl: 10_000, wait: 5_000 };
+
+/**
+ * Race-safe, stampede-protected read-through.
+ *
+ * On a hit, the cached value. On a miss, `loader` runs once (concurrent callers in this process
+ * share it; other processes wait for the holder of a Redis lock, up to `lock.wait`, then load
+ * anyway), and its result is stored with its dependencies — unless one of them was invalidated
+ * while it was computed (the write is refused: it could be stale), or the value was computed in a
+ * transaction that has written to one of them (it could be uncommitted). The caller always gets
+ * the loaded value. Loader errors propagate and nothing is stored.
+ *
+ * Round trips: a hit is one `get`; a miss is `get`, one capture script (generations + lock) and
+ * one write script (guarded set + unlock).
+ */
+export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
+  const store = keyv?.store;
+  if (!(store instanceof CleverStore)) {
+    throw new TypeError(`getOrSet(): the Keyv instance must use a CleverStore, got ${describe(store)}`);
+  }
+  if (typeof key !== 'string') throw new TypeError(`getOrSet(): key must be a string, got ${describe(key)}`);
+  if (typeof loader !== 'function') throw new TypeError(`getOrSet(): loader must be a function, got ${describe(loader)}`);
+  const lock = lockOptions(options.lock);
+  const scoped = currentDependencies();
+  const dependsOn = options.dependsOn ?? [];
+  // Checks every dependency (TypeError) before anything runs.
+  const deps = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, 'getOrSet() dependsOn');
+
+  const cached = await keyv.get(key);
+  if (cached !== undefined) return cached as T;
+
+  const transaction = options.transaction ?? trackers.map((t) => t.current()).find((t) => t !== undefined);
+  // Values seen inside a transaction may be uncommitted: never share them with other callers.
+  if (transaction !== undefined) return load(keyv, store, key, loader, options, deps, lock, transaction);
+
+  const slot = `${store.namespace ?? ''}\u0000${key}`;
+  let calls = inflight.get(store);
+  if (!calls) inflight.set(store, (calls = new Map()));
+  const running = calls.get(slot);
+  if (running) return running as Promise<T>;
+  const promise = load(keyv, store, key, loader, options, deps, lock, undefined).finally(() => calls.delete(slot));
+  calls.set(slot, promise);
+  return promise;
+}
+
+async function load<T>(
+  keyv: Keyv, store: CleverStore, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions,
+  deps: CompiledDependencies, lock: Required<LockOptions> | undefined, transaction: unknown,
+): Promise<T> {
+  const token = lock ? randomUUID() : undefined;
+  let captured;
+  try {
+    captured = await store.capture(key, deps, token && lock ? { token, ttl: lock.ttl } : undefined);
+  } catch (error) {
+    // Redis unreachable: serve from the loader without caching.
+    store.emitError(error as Error);
+    if (store.throwOnErrors) throw error;
+    return loader();
+  }
+  if (captured.kind === 'value') {
+    const value = await keyv.get(key); // deserialized by Keyv, as any read
+    if (value !== undefined) return value as T;
+  }
+  let generations = captured.kind === 'miss' ? captured.generations : undefined;
+  let holdsLock = captured.kind === 'miss' && captured.locked && token !== undefined;
+
+  if (captured.kind === 'miss' && !captured.locked && lock) {
+    store.stats.lockWaits++;
+    const value = await waitForValue(keyv, key, lock.wait);
+    if (value !== undefined) return value as T;
+  }
+  if (generations === undefined) {
+    // The value vanished between capture and read: capture again, without the lock.
+    const again = await store.capture(key, deps);
+    if (again.kind === 'value') {
+      const value = await keyv.get(key);
+      if (value !== undefined) return value as T;
+    }
+    generations = again.kind === 'miss' ? again.generations : deps.tags.map(() => Number.NaN);
+    holdsLock = false;
+  }
+
+  let value: T;
+  try {
+    value = await loader();
+  } catch (error) {
+    if (holdsLock) await store.release(key, token!).catch(() => undefined);
+    throw error;
+  }
+  const uncommitted = transaction !== undefined && trackers.some((t) => t.hasWritten(transaction, deps));
+  if (value === undefined || uncommitted) {
+    if (holdsLock) await store.release(key, token!).catch(() => undefined);
+    return value;
+  }
+  const guards: ReadThroughWrite = {
+    guards: deps.tags.map((tag, i) => [tag, generations![i]!] as [string, number]),
+    unlock: holdsLock ? token : undefined,
+  };
+  await keyv.set(key, value, { ttl: options.ttl, dependsOn: options.dependsOn ?? [], [READ_THROUGH]: guards } as never);
+  return value;
+}
+
+async function waitForValue(keyv: Keyv, key: string, wait: number): Promise<unknown> {
+  const deadline = Date.now() + wait;
+  let pause = 10;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, deadline - Date.now()))));
+    const value = await keyv.get(key);
+    if (value !== undefined) return value;
+    pause = Math.min(pause * 2, 100);
+  }
+  return undefined;
+}
+
+function lockOptions(lock: GetOrSetOptions['lock']): Required<LockOptions> | undefined {
+  if (lock === false) return undefined;
+  if (lock === undefined || lock === true) return DEFAULT_LOCK;
+  if (typeof lock !== 'object' || lock === null) throw new TypeError(`getOrSet(): lock must be a boolean or { ttl, wait }, got ${describe(lock)}`);
+  const merged = { ...DEFAULT_LOCK, ...lock };
+  for (const name of ['ttl', 'wait'] as const) {
+    if (!Number.isInteger(merged[name]) || merged[name] <= 0) throw new TypeError(`getOrSet(): lock.${name} must be a positive integer of ms, got ${describe(merged[name])}`);
+  }
+  return merged;
+}
