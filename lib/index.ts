@@ -7,3 +7,5 @@ export type { GetOrSetOptions, LockOptions, TransactionWrites } from './read-thr
 export { matching, Matching, registerDependencyKind } from './dependencies.js';
 export type { Dependency, DependencyKind, DependencyObject, RowImage, Invalidation, WhereValue } from './dependencies.js';
 export { withDependencies } from './context.js';
+export { related, Related, registerSequelizeHooks, tablesWrittenIn, tableOf } from './sequelize/index.js';
+export type { SequelizeHooks, SequelizeHooksOptions } from './sequelize/index.js';
