@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/keyv-suite/**/*.spec.ts'],
     fileParallelism: false,
+    globalSetup: ['test/keyv-suite/cluster-setup.ts'],
     testTimeout: 20000,
   },
 });

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Backend, Capture, WriteEntry } from './backends/backend.js';
 import { MemoryBackend } from './backends/memory.js';
 import { RedisBackend, type RedisClient } from './backends/redis.js';
@@ -24,6 +24,10 @@ export interface CleverStoreOptions extends RedisOptions {
   url?: string;
   /** an existing ioredis client or Cluster; it stays open on `disconnect()` unless `closeClient` */
   redis?: RedisClient;
+  /** Redis Cluster startup nodes: the store opens an ioredis Cluster (other ioredis options apply to each node) */
+  cluster?: ClusterNode[];
+  /** options of the ioredis Cluster opened for `cluster` */
+  clusterOptions?: ClusterOptions;
   /** close the `redis` client given above on `disconnect()` (default false) */
   closeClient?: boolean;
   /** `'memory'` forces the embedded backend; otherwise chosen from url/redis/connection options */
@@ -34,7 +38,10 @@ export interface CleverStoreOptions extends RedisOptions {
   defaultTtl?: number;
   /** reject on Redis errors instead of emitting `'error'` and degrading to a miss (default false) */
   throwOnErrors?: boolean;
-  /** buckets keys are spread over; 1 on a single Redis (default 1) */
+  /**
+   * buckets keys are spread over (default 1 on a single Redis, 64 on a cluster). Every process
+   * sharing a namespace must use the same count.
+   */
   buckets?: number;
   /** most entries one invalidation script call deletes (default 1000) */
   invalidateChunk?: number;
@@ -49,7 +56,7 @@ export interface CleverStoreOptions extends RedisOptions {
 }
 
 const STORE_OPTIONS = new Set([
-  'url', 'redis', 'closeClient', 'backend', 'namespace', 'defaultTtl', 'throwOnErrors', 'buckets',
+  'url', 'redis', 'cluster', 'clusterOptions', 'closeClient', 'backend', 'namespace', 'defaultTtl', 'throwOnErrors', 'buckets',
   'invalidateChunk', 'raceWindow', 'onUnsafeEviction', 'sweepInterval', 'scanCount',
 ]);
 const CONNECTION_OPTIONS = ['host', 'port', 'path', 'sentinels', 'password', 'username', 'db', 'tls'];
@@ -129,7 +136,11 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       throw new TypeError(`CleverStore: the URL must start with redis:// or rediss://, got ${describe(opts.url)}`);
     }
     this.defaultTtl = opts.defaultTtl === undefined ? undefined : checkTtl(opts.defaultTtl, 'defaultTtl');
-    const buckets = positiveInteger(opts.buckets ?? 1, 'buckets');
+    const clustered = opts.cluster !== undefined || (opts.redis !== undefined && (opts.redis as Cluster).isCluster === true);
+    if (opts.cluster !== undefined && (!Array.isArray(opts.cluster) || opts.cluster.length === 0)) {
+      throw new TypeError(`CleverStore: cluster must be a non-empty array of { host, port } startup nodes, got ${describe(opts.cluster)}`);
+    }
+    const buckets = positiveInteger(opts.buckets ?? (clustered ? 64 : 1), 'buckets');
     const invalidateChunk = positiveInteger(opts.invalidateChunk ?? 1000, 'invalidateChunk');
     const raceWindow = nonNegativeInteger(opts.raceWindow ?? 30_000, 'raceWindow');
     const scanCount = positiveInteger(opts.scanCount ?? 1000, 'scanCount');
@@ -142,7 +153,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     this.throwOnErrors = opts.throwOnErrors ?? false;
 
     const wantsRedis = opts.backend === 'redis' || opts.redis !== undefined || opts.url !== undefined
-      || CONNECTION_OPTIONS.some((k) => k in opts);
+      || opts.cluster !== undefined || CONNECTION_OPTIONS.some((k) => k in opts);
     if (opts.backend === 'memory' || (opts.backend === undefined && !wantsRedis)) {
       this.backend = new MemoryBackend({ raceWindow });
       this.opts = { dialect: 'redis', url: 'memory://', namespace: opts.namespace };
@@ -151,12 +162,16 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     } else {
       const ioredisOptions: RedisOptions = {};
       for (const [k, v] of Object.entries(opts)) if (!STORE_OPTIONS.has(k)) (ioredisOptions as Record<string, unknown>)[k] = v;
-      const client: RedisClient = opts.redis ?? (opts.url ? new Redis(opts.url, ioredisOptions) : new Redis(ioredisOptions));
+      const client: RedisClient = opts.redis
+        ?? (opts.cluster ? new Cluster(opts.cluster, { ...opts.clusterOptions, redisOptions: { ...ioredisOptions, ...opts.clusterOptions?.redisOptions } })
+          : opts.url ? new Redis(opts.url, ioredisOptions) : new Redis(ioredisOptions));
       const owns = opts.redis === undefined || opts.closeClient === true;
       if (owns) client.on('error', (error: Error) => this.emitError(error));
       const backend = new RedisBackend(client, { buckets, invalidateChunk, raceWindow, scanCount }, owns);
       this.backend = backend;
-      this.opts = { dialect: 'redis', url: opts.url ?? 'redis://', namespace: opts.namespace };
+      const first = opts.cluster?.[0];
+      const url = opts.url ?? (first && typeof first === 'object' ? `redis://${first.host ?? '127.0.0.1'}:${first.port ?? 6379}` : 'redis://');
+      this.opts = { dialect: 'redis', url, namespace: opts.namespace };
       this.awaitReady = onUnsafe === 'refuse';
       this.ready = onUnsafe === 'ignore' ? Promise.resolve() : this.checkEviction(backend, onUnsafe);
       // A refusing store surfaces the problem on every call; keep the rejection from being unhandled.
@@ -446,4 +461,3 @@ function checkKeys(keys: unknown): string[] {
   return keys;
 }
 
-export type { Cluster };

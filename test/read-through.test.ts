@@ -23,7 +23,7 @@ function pausedLoader<T>(read: () => T) {
   };
 }
 
-for (const backend of backends.slice(0, 2)) {
+for (const backend of backends) {
   describe(`getOrSet (${backend.name})`, () => {
     let store: CleverStore;
     let keyv: Keyv;

@@ -126,14 +126,8 @@ export class RedisBackend implements Backend {
   }
 
   async hasMany(ns: string, keys: string[]): Promise<boolean[]> {
-    if (keys.length === 1) return [(await this.client.exists(`${this.prefix(ns, keys[0]!)}v:${keys[0]}`)) === 1];
-    const pipeline = this.client.pipeline();
-    for (const k of keys) pipeline.exists(`${this.prefix(ns, k)}v:${k}`);
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, n]) => {
-      if (error) throw error;
-      return n === 1;
-    });
+    // Sent back to back without waiting (pipelined on the wire), and valid across cluster slots.
+    return Promise.all(keys.map(async (k) => (await this.client.exists(`${this.prefix(ns, k)}v:${k}`)) === 1));
   }
 
   async set(ns: string, entries: WriteEntry[]): Promise<boolean[]> {

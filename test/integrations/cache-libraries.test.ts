@@ -5,7 +5,7 @@ import Keyv from 'keyv';
 import { CleverStore, matching, withDependencies } from '../../lib/index.js';
 import { backends, uniqueNamespace } from '../support/backends.js';
 
-for (const backend of backends.slice(0, 2)) {
+for (const backend of backends) {
   describe(`cache libraries on CleverStore (${backend.name})`, () => {
     let store: CleverStore;
     let keyv: Keyv;

@@ -1,5 +1,6 @@
 import Keyv, { type KeyvOptions } from 'keyv';
 import { CleverStore, type CleverStoreOptions } from '../../lib/index.js';
+import { clusterNodesFromEnv } from './cluster.js';
 
 /** Redis used by the tests (db 1 keeps them apart from anything on db 0). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1';
@@ -15,7 +16,15 @@ export const backends: BackendUnderTest[] = [
   { name: 'redis', store: (options = {}) => new CleverStore(REDIS_URL, { sweepInterval: 0, ...options }) },
   // Several buckets on one server: the cluster layout, where invalidation fans out per bucket.
   { name: 'redis, 4 buckets', store: (options = {}) => new CleverStore(REDIS_URL, { sweepInterval: 0, buckets: 4, ...options }) },
+  // The local Redis Cluster the global test setup starts (3 masters, 3 replicas), 64 buckets.
+  { name: 'cluster', store: (options = {}) => new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, ...options }) },
 ];
+
+export function clusterNodes(): Array<{ host: string; port: number }> {
+  const nodes = clusterNodesFromEnv();
+  if (!nodes) throw new Error('CLUSTER_NODES is not set: the cluster tests need the global setup (test/support/global-setup.ts)');
+  return nodes;
+}
 
 let counter = 0;
 /** A namespace no other test (or earlier run) uses. */

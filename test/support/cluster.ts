@@ -1,0 +1,94 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { freePort } from './redis-server.js';
+
+const run = promisify(execFile);
+
+/**
+ * A real local Redis Cluster: 6 redis-server processes (3 masters, 3 replicas) on free ports,
+ * joined with `redis-cli --cluster create`. Tests reach it through `CLUSTER_NODES`.
+ */
+export class LocalCluster {
+  private constructor(readonly ports: number[], private readonly children: ChildProcess[], private readonly dir: string) {}
+
+  get nodes(): Array<{ host: string; port: number }> {
+    return this.ports.map((port) => ({ host: '127.0.0.1', port }));
+  }
+
+  static async start(size = 6): Promise<LocalCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'keyv-clever-cluster-'));
+    const ports: number[] = [];
+    const children: ChildProcess[] = [];
+    const cluster = new LocalCluster(ports, children, dir);
+    try {
+      for (let i = 0; i < size; i++) {
+        let port = await freePort();
+        while (ports.includes(port) || port > 55_535) port = await freePort(); // the bus port is port + 10000
+        ports.push(port);
+        children.push(spawn('redis-server', [
+          '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+          '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000',
+          '--save', '', '--appendonly', 'no', '--dir', dir,
+        ], { stdio: 'ignore' }));
+      }
+      for (const port of ports) await waitFor(async () => (await ping(port)) === 'PONG');
+      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
+      await waitFor(async () => {
+        for (const port of ports) {
+          const info = await command(port, ['CLUSTER', 'INFO']);
+          if (!String(info).includes('cluster_state:ok')) return false;
+        }
+        return true;
+      });
+      return cluster;
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.children.map((child) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    })));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function command(port: number, args: string[]): Promise<unknown> {
+  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await client.call(args[0]!, ...args.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
+
+const ping = (port: number) => command(port, ['PING']).catch(() => undefined);
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('local Redis Cluster did not come up in time');
+}
+
+/** `CLUSTER_NODES=host:port,…` as set by the global test setup. */
+export function clusterNodesFromEnv(): Array<{ host: string; port: number }> | undefined {
+  const spec = process.env.CLUSTER_NODES;
+  if (!spec) return undefined;
+  return spec.split(',').map((hp) => {
+    const [host, port] = hp.split(':');
+    return { host: host!, port: Number(port) };
+  });
+}
