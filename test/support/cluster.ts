@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort } from './redis-server.js';
+import { freeClusterPort } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -26,8 +26,7 @@ export class LocalCluster {
     const cluster = new LocalCluster(ports, children, dir);
     try {
       for (let i = 0; i < size; i++) {
-        let port = await freePort();
-        while (ports.includes(port) || port > 55_535) port = await freePort(); // the bus port is port + 10000
+        const port = await freeClusterPort(ports);
         ports.push(port);
         children.push(spawn('redis-server', [
           '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
@@ -36,7 +35,7 @@ export class LocalCluster {
         ], { stdio: 'ignore' }));
       }
       for (const port of ports) await waitFor(async () => (await ping(port)) === 'PONG');
-      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
+      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
       await waitFor(async () => {
         for (const port of ports) {
           const info = await command(port, ['CLUSTER', 'INFO']);

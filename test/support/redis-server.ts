@@ -2,17 +2,26 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
+/** A free TCP port on loopback (`port` 0: any). */
+export async function freePort(port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as { port: number };
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** A free port whose cluster bus port (port + 10000) is free as well. */
+export async function freeClusterPort(taken: number[]): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port > 55_535 || taken.includes(port) || taken.includes(port + 10_000)) continue;
+    if (await freePort(port + 10_000).then(() => true, () => false)) return port;
+  }
 }
 
 /** A redis-server this test owns: started on a free port, stopped by `stop()`. */

@@ -1,0 +1,100 @@
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { CleverStore, matching } from '../../lib/index.js';
+import { sleep } from '../support/backends.js';
+import { LocalCluster } from '../support/cluster.js';
+
+describe('Redis Cluster: layout and failover (a cluster of its own)', function () {
+  this.timeout(120_000);
+  let cluster: LocalCluster;
+  before(async () => { cluster = await LocalCluster.start(); });
+  after(async () => { await cluster?.stop(); });
+
+  const role = async (port: number) => {
+    const client = new Redis(port, '127.0.0.1');
+    try {
+      return ((await client.call('ROLE')) as [string])[0];
+    } finally {
+      client.disconnect();
+    }
+  };
+
+  it('spreads one namespace over buckets on every master, and clear() and iterator() cover them all', async () => {
+    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'spread' });
+    try {
+      await store.setMany(Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: String(i), ttl: { dependsOn: ['all', matching('t', { g: i % 3 })] } })));
+      const masters = [];
+      for (const port of cluster.ports) if ((await role(port)) === 'master') masters.push(port);
+      expect(masters).to.have.length(3);
+      for (const port of masters) {
+        const node = new Redis(port, '127.0.0.1');
+        expect(await node.dbsize(), `master ${port} holds part of the namespace`).to.be.greaterThan(0);
+        node.disconnect();
+      }
+      const seen = new Set<string>();
+      for await (const [key] of store.iterator('spread')) seen.add(key);
+      expect(seen.size).to.equal(300);
+      expect(await store.invalidate(matching('t', { g: 1 }))).to.equal(100);
+      await store.clear();
+      for (const port of masters) {
+        const node = new Redis(port, '127.0.0.1');
+        expect(await node.dbsize()).to.equal(0);
+        node.disconnect();
+      }
+    } finally {
+      await store.disconnect();
+    }
+  });
+
+  it('serves no invalidated entry after a replica is promoted while reads, writes and invalidations run', async () => {
+    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'failover' });
+    store.on('error', () => undefined); // redirections during the failover are expected
+    try {
+      const victims = Array.from({ length: 20 }, (_, t) => Array.from({ length: 25 }, (_, i) => `victim-${t}-${i}`));
+      for (const [t, keys] of victims.entries()) {
+        await store.setMany(keys.map((key) => ({ key, value: 'stale', ttl: { dependsOn: [`v${t}`] } })));
+      }
+      let running = true;
+      const background = (async () => {
+        let i = 0;
+        while (running) {
+          i++;
+          await store.set(`load-${i % 200}`, String(i), { dependsOn: [`w${i % 7}`] });
+          await store.get(`load-${(i * 7) % 200}`);
+          if (i % 10 === 0) await store.invalidate(`w${i % 7}`).catch(() => undefined);
+        }
+      })();
+
+      // Promote the replica of one master, and invalidate every victim tag meanwhile.
+      const replica = (await Promise.all(cluster.ports.map(async (p) => [p, await role(p)] as const))).find(([, r]) => r === 'slave')![0];
+      const promoter = new Redis(replica, '127.0.0.1');
+      const failover = promoter.call('CLUSTER', 'FAILOVER');
+      for (let t = 0; t < victims.length; t++) {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await store.invalidate(`v${t}`);
+            break;
+          } catch (error) {
+            if (attempt > 50) throw error; // what the retry queue does for the hooks
+            await sleep(100);
+          }
+        }
+        await sleep(20);
+      }
+      await failover;
+      for (let i = 0; i < 100 && (await role(replica)) !== 'master'; i++) await sleep(100);
+      expect(await role(replica)).to.equal('master');
+      promoter.disconnect();
+      running = false;
+      await background;
+
+      for (const [t, keys] of victims.entries()) {
+        expect(await store.getMany(keys), `entries of v${t}`).to.deep.equal(keys.map(() => undefined));
+        expect(await store.entriesFor(`v${t}`)).to.deep.equal([]);
+      }
+    } finally {
+      await store.clear().catch(() => undefined);
+      await store.disconnect();
+    }
+  });
+});
