@@ -249,6 +249,10 @@ class Registration {
     this.rawQueries = options.rawQueries ?? true;
   }
 
+  dialect(): string | undefined {
+    return (this.sequelize as { getDialect?: () => string }).getDialect?.() ?? this.sequelize.options?.dialect;
+  }
+
   emitError(error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error));
     const emitter = this.store as unknown as EventEmitter;
@@ -528,7 +532,7 @@ class Registration {
     state.given = instances.map((instance) => {
       const values: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(instance.dataValues ?? {})) if (!fields || fields.has(k)) values[k] = v;
-      return values;
+      return withoutGeneratedKeys(meta, values);
     });
     if (options.updateOnDuplicate) {
       if (instances.length > this.prequeryLimit) {
@@ -550,11 +554,22 @@ class Registration {
     const meta = state?.meta ?? metaOf(model);
     if (!state || state.whole) return this.record({ tables: [meta.table] }, options);
     const images: RowImage[] = [];
-    const trusted = !options.ignoreDuplicates && !options.updateOnDuplicate;
-    if (trusted) {
+    const plain = !options.ignoreDuplicates && !options.updateOnDuplicate;
+    const returnedRows = this.dialect() === 'postgres' && options.returning === true;
+    if (plain) {
       // A plain insert: the instances hold the inserted rows, ids included.
       const fields = Array.isArray(options.fields) ? new Set([...(options.fields as string[]), ...meta.primaryKey]) : undefined;
       for (const instance of instances) images.push(rowImage(meta, instance.dataValues ?? {}, fields));
+    } else if (returnedRows) {
+      // PostgreSQL: `ON CONFLICT … RETURNING *` returns every row inserted or updated, complete,
+      // and Sequelize copies them onto the first instances in order. Rows skipped by
+      // ignoreDuplicates are not returned (they did not change); instances left without a
+      // primary key are the ones no returned row was copied onto.
+      for (const instance of instances) {
+        const values = instance.dataValues ?? {};
+        if (meta.primaryKey.length > 0 && meta.primaryKey.every((a) => values[a] !== undefined && values[a] !== null)) images.push(rowImage(meta, values));
+      }
+      for (const old of state.old ?? []) images.push(rowImage(meta, old));
     } else {
       // ignoreDuplicates / updateOnDuplicate: the ids Sequelize reports are not to be trusted;
       // use the values given (a generated key is unknown: its schemes fall back to the table).
@@ -708,7 +723,13 @@ class Registration {
     if (!state || state.whole || !state.old) return this.record({ tables: [meta.table] }, options);
     const given = state.given?.[0] ?? {};
     const fields = Array.isArray(options.fields) ? new Set((options.fields as string[]).map((f) => attributeOf(meta, f) ?? f)) : new Set(Object.keys(given));
-    const images: RowImage[] = [rowImage(meta, given)];
+    const images: RowImage[] = [];
+    // PostgreSQL returns the row written (RETURNING *); other dialects report ids we cannot trust.
+    const record = Array.isArray(result) ? result[0] : undefined;
+    const returned = isInstance(record) && this.dialect() === 'postgres' && options.returning !== false;
+    if (returned) images.push(rowImage(meta, record.dataValues));
+    // No existing row: an insert of the values given (a generated key is unknown).
+    else if (state.old.length === 0) images.push(rowImage(meta, withoutGeneratedKeys(meta, given)));
     for (const old of state.old) {
       images.push(rowImage(meta, old));
       const merged: Record<string, unknown> = { ...old };
@@ -717,10 +738,6 @@ class Registration {
       if (updatedAt && !(updatedAt in given)) delete merged[updatedAt];
       images.push(rowImage(meta, merged));
     }
-    // PostgreSQL returns the row written (RETURNING *); other dialects report ids we cannot trust.
-    const record = Array.isArray(result) ? result[0] : undefined;
-    const dialect = (this.sequelize as { getDialect?: () => string }).getDialect?.();
-    if (isInstance(record) && dialect === 'postgres' && options.returning !== false) images.push(rowImage(meta, record.dataValues));
     await this.record({ images }, options);
   }
 
@@ -784,6 +801,15 @@ function canonical(target: unknown): string {
     return schema ? `${schema}.${tableName}` : tableName;
   }
   return String(target);
+}
+
+/** Drops key columns left empty for the database to generate (`id: null` in a built instance). */
+function withoutGeneratedKeys(meta: ModelMeta, values: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...values };
+  for (const [attribute, def] of Object.entries(meta.model.rawAttributes)) {
+    if ((def.autoIncrement || def.primaryKey) && (out[attribute] === null || out[attribute] === undefined)) delete out[attribute];
+  }
+  return out;
 }
 
 /** A SQL expression (literal, fn, col…) has no value we can know: treat it as unknown. */
