@@ -4,6 +4,7 @@ import type { Backend, Capture, WriteEntry } from './backends/backend.js';
 import { MemoryBackend } from './backends/memory.js';
 import { RedisBackend, type RedisClient } from './backends/redis.js';
 import { currentDependencies } from './context.js';
+import { RetryQueue } from './retry-queue.js';
 import {
   compileDependencies, compileInvalidation, describe, type CompiledDependencies, type Dependency, type Invalidation,
 } from './dependencies.js';
@@ -53,11 +54,22 @@ export interface CleverStoreOptions extends RedisOptions {
   sweepInterval?: number;
   /** SCAN COUNT hint for clear, iterator and sweep (default 1000) */
   scanCount?: number;
+  /**
+   * failed invalidations kept for retry (default 1000); beyond it they are widened to whole tables,
+   * and if that is still too much the namespace is cleared when Redis answers again
+   */
+  retryQueueSize?: number;
 }
+
+/**
+ * ioredis defaults for the connections the store opens: a cache must fail fast, not queue
+ * commands for seconds while Redis is away. Each can be overridden in the options.
+ */
+const FAIL_FAST: RedisOptions = { commandTimeout: 2000, maxRetriesPerRequest: 1, connectTimeout: 2000 };
 
 const STORE_OPTIONS = new Set([
   'url', 'redis', 'cluster', 'clusterOptions', 'closeClient', 'backend', 'namespace', 'defaultTtl', 'throwOnErrors', 'buckets',
-  'invalidateChunk', 'raceWindow', 'onUnsafeEviction', 'sweepInterval', 'scanCount',
+  'invalidateChunk', 'raceWindow', 'onUnsafeEviction', 'sweepInterval', 'scanCount', 'retryQueueSize',
 ]);
 const CONNECTION_OPTIONS = ['host', 'port', 'path', 'sentinels', 'password', 'username', 'db', 'tls'];
 const SET_OPTIONS = new Set(['ttl', 'dependsOn']);
@@ -123,6 +135,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   private readonly awaitReady: boolean;
   private readonly namespacesUsed = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly retries: RetryQueue;
   /** activity counters (see CleverStoreStats) */
   readonly stats: CleverStoreStats = { hits: 0, misses: 0, sets: 0, refusedStale: 0, lockWaits: 0, invalidations: 0, invalidated: 0 };
 
@@ -145,6 +158,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const raceWindow = nonNegativeInteger(opts.raceWindow ?? 30_000, 'raceWindow');
     const scanCount = positiveInteger(opts.scanCount ?? 1000, 'scanCount');
     const sweepInterval = nonNegativeInteger(opts.sweepInterval ?? 60_000, 'sweepInterval');
+    const retryQueueSize = positiveInteger(opts.retryQueueSize ?? 1000, 'retryQueueSize');
     const onUnsafe = opts.onUnsafeEviction ?? 'warn';
     if (!['warn', 'refuse', 'ignore'].includes(onUnsafe)) {
       throw new TypeError(`CleverStore: onUnsafeEviction must be 'warn', 'refuse' or 'ignore', got ${describe(onUnsafe)}`);
@@ -160,13 +174,15 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       this.ready = Promise.resolve();
       this.awaitReady = false;
     } else {
-      const ioredisOptions: RedisOptions = {};
+      const ioredisOptions: RedisOptions = { ...FAIL_FAST };
       for (const [k, v] of Object.entries(opts)) if (!STORE_OPTIONS.has(k)) (ioredisOptions as Record<string, unknown>)[k] = v;
       const client: RedisClient = opts.redis
         ?? (opts.cluster ? new Cluster(opts.cluster, { ...opts.clusterOptions, redisOptions: { ...ioredisOptions, ...opts.clusterOptions?.redisOptions } })
           : opts.url ? new Redis(opts.url, ioredisOptions) : new Redis(ioredisOptions));
       const owns = opts.redis === undefined || opts.closeClient === true;
       if (owns) client.on('error', (error: Error) => this.emitError(error));
+      // Redis is back: run the invalidations that failed while it was away.
+      client.on('ready', () => { void this.retries.drain(); });
       const backend = new RedisBackend(client, { buckets, invalidateChunk, raceWindow, scanCount }, owns);
       this.backend = backend;
       const first = opts.cluster?.[0];
@@ -177,6 +193,14 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       // A refusing store surfaces the problem on every call; keep the rejection from being unhandled.
       this.ready.catch(() => undefined);
     }
+    this.retries = new RetryQueue({
+      size: retryQueueSize,
+      minDelay: 100,
+      maxDelay: 5000,
+      run: (ns, request) => this.backend.invalidate(ns, request),
+      clear: (ns) => this.backend.clear(ns),
+      report: (error) => this.emitError(error),
+    });
     if (sweepInterval > 0) {
       this.sweepTimer = setInterval(() => { this.sweep().catch(() => undefined); }, sweepInterval);
       this.sweepTimer.unref();
@@ -289,9 +313,18 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     return value;
   }
 
+  /**
+   * While invalidations of the namespace wait for Redis, any cached value may be stale: reads
+   * are misses until the retry queue has drained.
+   */
+  private stale(ns: string): boolean {
+    return this.retries.size > 0 && this.retries.affects(ns);
+  }
+
   async get(key: string): Promise<string | undefined> {
     const ns = this.ns();
     const local = this.localKey(key, ns);
+    if (this.stale(ns)) return this.count(undefined);
     return this.run(async () => this.count(await this.backend.get(ns, local)), undefined);
   }
 
@@ -299,12 +332,14 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const ns = this.ns();
     const locals = checkKeys(keys).map((k) => this.localKey(k, ns));
     if (locals.length === 0) return [];
+    if (this.stale(ns)) return locals.map(() => this.count(undefined));
     return this.run(async () => (await this.backend.getMany(ns, locals)).map((v) => this.count(v)), locals.map(() => undefined));
   }
 
   async has(key: string): Promise<boolean> {
     const ns = this.ns();
     const local = this.localKey(key, ns);
+    if (this.stale(ns)) return false;
     return this.run(async () => (await this.backend.hasMany(ns, [local]))[0]!, false);
   }
 
@@ -312,6 +347,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const ns = this.ns();
     const locals = checkKeys(keys).map((k) => this.localKey(k, ns));
     if (locals.length === 0) return [];
+    if (this.stale(ns)) return locals.map(() => false);
     return this.run(() => this.backend.hasMany(ns, locals), locals.map(() => false));
   }
 
@@ -361,6 +397,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   /** Yields `[key, serializedValue]` for the namespace, keys prefixed with `namespace:` as Keyv expects. */
   async *iterator(namespace?: string): AsyncGenerator<[string, string], void> {
     const ns = namespace ?? this.ns();
+    if (this.stale(ns)) return;
     try {
       if (this.awaitReady) await this.ready;
       for await (const [key, value] of this.backend.iterate(ns)) yield [ns === '' ? key : `${ns}:${key}`, value];
@@ -379,7 +416,11 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     return this.invalidateRequest(compileInvalidation(deps));
   }
 
-  /** Carries out a compiled invalidation (integrations build these from row changes). */
+  /**
+   * Carries out a compiled invalidation (integrations build these from row changes). If Redis
+   * fails, the request is queued for retry (reads of the namespace miss until it has run) and
+   * the call rejects.
+   */
   async invalidateRequest(request: Invalidation): Promise<number> {
     const ns = this.ns();
     if (request.tags.length === 0 && request.rows.length === 0) return 0;
@@ -392,9 +433,25 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       return removed;
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
+      this.retries.add(ns, request);
       this.emitError(err);
       throw err;
     }
+  }
+
+  /** Like `invalidateRequest`, but never rejects: a failure is emitted and left to the retry queue. */
+  async invalidateOrQueue(request: Invalidation): Promise<number> {
+    return this.invalidateRequest(request).catch(() => 0);
+  }
+
+  /** Invalidations that failed and wait for Redis to answer again. */
+  get pendingInvalidations(): number {
+    return this.retries.size;
+  }
+
+  /** Retries the failed invalidations now; resolves once the attempt is over (see pendingInvalidations). */
+  async flushInvalidations(): Promise<void> {
+    await this.retries.drain();
   }
 
   /** The keys (inside the namespace) currently listed under a dependency, for debugging. */
@@ -413,6 +470,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   async capture(key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture> {
     const ns = this.ns();
     const local = this.localKey(key, ns);
+    if (this.stale(ns)) throw new Error('keyv-clever: invalidations are waiting for Redis; values are computed but not cached until they have run');
     if (this.awaitReady) await this.ready;
     return this.backend.capture(ns, local, deps, lock);
   }
@@ -434,6 +492,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   async disconnect(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.retries.close();
     await this.backend.close();
   }
 }

@@ -19,6 +19,17 @@ export function escape(text: string): string {
 }
 
 export const userTag = (tag: string): string => `u:${tag}`;
+
+export function unescape(text: string): string {
+  return text.replace(/%(25|7C|3D|26)/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** The table a table, scheme or conjunction tag belongs to; undefined for user tags. */
+export function tableOfTag(tag: string): string | undefined {
+  if (tag.startsWith('t:')) return unescape(tag.slice(2));
+  if (tag.startsWith('c:') || tag.startsWith('a:')) return unescape(tag.slice(2, tag.indexOf('|')));
+  return undefined;
+}
 export const tableTag = (table: string): string => `t:${escape(table)}`;
 /** Entries whose conjunction on `table` uses `scheme`: what a change with unknown values must reach. */
 export const anySchemeTag = (table: string, scheme: string): string => `a:${escape(table)}|${scheme}`;

@@ -26,18 +26,44 @@ export async function freeClusterPort(taken: number[]): Promise<number> {
 
 /** A redis-server this test owns: started on a free port, stopped by `stop()`. */
 export class PrivateRedis {
-  private constructor(readonly port: number, private readonly child: ChildProcess) {}
+  private constructor(readonly port: number, private child: ChildProcess, private readonly args: string[]) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(extraArgs: string[] = []): Promise<PrivateRedis> {
-    const port = await freePort();
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
+  static async start(extraArgs: string[] = [], port?: number): Promise<PrivateRedis> {
+    port ??= await freePort();
+    const child = PrivateRedis.spawn(port, extraArgs);
+    const server = new PrivateRedis(port, child, extraArgs);
+    await server.waitUntilUp();
+    return server;
+  }
+
+  private static spawn(port: number, extraArgs: string[]): ChildProcess {
+    return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
       stdio: 'ignore',
     });
-    const server = new PrivateRedis(port, child);
+  }
+
+  /** Kills the server (its data is lost, as in a crash without persistence) and starts it again on the same port. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.child = PrivateRedis.spawn(this.port, this.args);
+    await this.waitUntilUp();
+  }
+
+  /** Freezes the process (SIGSTOP): connections stay open, nothing answers — a hung or unreachable Redis. */
+  freeze(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child.kill('SIGCONT');
+  }
+
+  private async waitUntilUp(): Promise<void> {
+    const { port, child } = this;
     const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     probe.on('error', () => undefined); // refused while the server starts: expected
     for (let attempt = 0; ; attempt++) {
@@ -45,7 +71,7 @@ export class PrivateRedis {
         await probe.connect();
         await probe.ping();
         probe.disconnect();
-        return server;
+        return;
       } catch (error) {
         if (attempt > 100) {
           child.kill('SIGKILL');
@@ -57,7 +83,7 @@ export class PrivateRedis {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.kill('SIGKILL');
     await exited;
