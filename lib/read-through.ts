@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import { currentDependencies } from './context.js';
 import { compileDependencies, describe, type CompiledDependencies, type Dependency } from './dependencies.js';
+import { logger } from './log.js';
 import { CleverStore, READ_THROUGH, type ReadThroughWrite } from './store.js';
+
+const log = logger('read-through');
 
 export interface LockOptions {
   /** how long the fill lock lives, ms: a crashed holder's lock expires after it (default 10000) */
@@ -117,6 +120,7 @@ async function load<T>(
 
   if (captured.kind === 'miss' && !captured.locked && lock) {
     store.stats.lockWaits++;
+    log('%j is being computed elsewhere: waiting up to %d ms', key, lock.wait);
     const value = await waitForValue(keyv, key, lock.wait);
     if (value !== undefined) return value as T;
   }
@@ -139,6 +143,7 @@ async function load<T>(
     throw error;
   }
   const uncommitted = transaction !== undefined && trackers.some((t) => t.hasWritten(transaction, deps));
+  if (uncommitted) log('not caching %j: computed in a transaction that wrote to its dependencies', key);
   if (value === undefined || uncommitted) {
     if (holdsLock) await store.release(key, token!).catch(() => undefined);
     return value;

@@ -4,7 +4,10 @@ import type { Backend, Capture, WriteEntry } from './backends/backend.js';
 import { MemoryBackend } from './backends/memory.js';
 import { RedisBackend, type RedisClient } from './backends/redis.js';
 import { currentDependencies } from './context.js';
+import { logger } from './log.js';
 import { RetryQueue } from './retry-queue.js';
+
+const log = logger('store');
 import {
   compileDependencies, compileInvalidation, describe, type CompiledDependencies, type Dependency, type Invalidation,
 } from './dependencies.js';
@@ -235,6 +238,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
 
   /** Emits `'error'`; like Keyv, an 'error' with no listener is not thrown at the caller. */
   emitError(error: Error): void {
+    log('error: %s', error.message);
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
@@ -302,7 +306,10 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const written = await this.backend.set(ns, entries);
     written.forEach((ok, i) => {
       if (ok) this.stats.sets++;
-      else if (entries[i]!.guards) this.stats.refusedStale++;
+      else if (entries[i]!.guards) {
+        this.stats.refusedStale++;
+        log('refused a stale write-back of %j in %j: a dependency was invalidated while it was computed', entries[i]!.key, ns);
+      }
     });
     return written;
   }
@@ -426,13 +433,18 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     if (request.tags.length === 0 && request.rows.length === 0) return 0;
     try {
       if (this.awaitReady) await this.ready;
+      const started = log.enabled ? performance.now() : 0;
       const { removed, tags } = await this.backend.invalidate(ns, request);
+      if (log.enabled) {
+        log('invalidated %j in %j: %d removed in %s ms', [...tags, ...request.rows.map((r) => `row of ${r.table}`)], ns, removed, (performance.now() - started).toFixed(2));
+      }
       this.stats.invalidations++;
       this.stats.invalidated += removed;
       if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { tags, removed });
       return removed;
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
+      log('invalidation in %j failed (%s): queued for retry', ns, err.message);
       this.retries.add(ns, request);
       this.emitError(err);
       throw err;

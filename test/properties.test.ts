@@ -14,7 +14,9 @@ const dep = fc.oneof(
   fc.constantFrom('posts', 'users').map((table) => matching(table)),
 );
 const row = fc.record({ table: fc.constantFrom('posts', 'users'), id: fc.integer({ min: 1, max: 3 }), status: fc.constantFrom('sx', 'sy', undefined) })
-  .map(({ table, id, status }) => ({ table, values: status === undefined ? { id: `n${id}` } : { id: `n${id}`, status } }));
+  .map(({ table, id, status }): { table: string; values: Record<string, string> } => ({
+    table, values: status === undefined ? { id: `n${id}` } : { id: `n${id}`, status },
+  }));
 
 type Op =
   | { op: 'set'; key: string; value: string; deps: Dependency[] }
