@@ -1,0 +1,61 @@
+/**
+ * Values are normalized by column type, so the dependency side (what users pass, what instances
+ * hold) and the invalidation side (what the database returns: BIGINT and DECIMAL as strings on
+ * PostgreSQL, booleans as 0/1 and dates as strings on SQLite) always build the same tags.
+ */
+import { expect } from 'chai';
+import { DataTypes } from 'sequelize';
+import { matching, related } from '../../lib/index.js';
+import { matrix, seed, unique } from './support.js';
+
+matrix('normalization by column type', (env) => {
+  it('BIGINT: 7, \'7\' and 7n are the same key, whatever the dialect returns', async () => {
+    const { Post } = env.models;
+    const { a1, a2, p1 } = await seed(env);
+    const id = Number(a1.get('id'));
+    if (env.dialect === 'postgres') expect(a1.get('id')).to.be.a('string'); // BIGINT comes back as text
+    await env.cache({
+      num: [matching(Post, { authorId: id })], str: [matching(Post, { authorId: String(id) })], big: [matching(Post, { authorId: BigInt(id) })],
+      rel: [related(a1, 'posts')], other: [matching(Post, { authorId: Number(a2.get('id')) })],
+    });
+    expect(matching(Post, { authorId: '9007199254740993' }).where.authorId).to.equal(9007199254740993n);
+    await Post.update({ views: 1 }, { where: { id: p1.get('id') } }); // pre-queried: the database's own representation
+    await env.expectCache({ gone: ['num', 'str', 'big', 'rel'], kept: ['other'] });
+  });
+
+  it('BOOLEAN, DECIMAL, DATEONLY and DATE match across representations', async () => {
+    const { Item } = env.models;
+    const at = new Date('2024-03-04T05:06:07.890Z');
+    const i1 = await Item.create({ sku: 'a', active: true, price: '1.50', onDay: '2024-01-02', at });
+    const i2 = await Item.create({ sku: 'b', active: false, price: 2, onDay: '2024-01-03', at: new Date(0) });
+    await env.cache({
+      active: [matching(Item, { active: true })], active1: [matching(Item, { active: 1 })], price: [matching(Item, { price: 1.5 })], priceText: [matching(Item, { price: '1.5' })],
+      day: [matching(Item, { onDay: '2024-01-02' })], at: [matching(Item, { at })], atText: [matching(Item, { at: at.toISOString() })],
+      inactive: [matching(Item, { active: false })], price2: [matching(Item, { price: 2 })], day2: [matching(Item, { onDay: '2024-01-03' })], i2: [i2],
+    });
+    await Item.update({ sku: 'a2' }, { where: { id: i1.get('id') } });
+    await env.expectCache({ gone: ['active', 'active1', 'price', 'priceText', 'day', 'at', 'atText'], kept: ['inactive', 'price2', 'day2', 'i2'] });
+  });
+
+  it('a model in a schema (PostgreSQL) or with a custom table name has one canonical table name', async () => {
+    const schema = env.dialect === 'postgres' ? unique('kcx').toLowerCase() : undefined;
+    if (schema) await env.sequelize.createSchema(schema, {});
+    const Thing = env.sequelize.define('Thing', { name: DataTypes.STRING }, { tableName: 'things', ...(schema ? { schema } : {}) });
+    await Thing.sync();
+    try {
+      const t1 = await Thing.create({ name: 't1' });
+      const t2 = await Thing.create({ name: 't2' });
+      expect(matching(Thing, {}).table).to.equal(schema ? `${schema}.things` : 'things');
+      await env.cache({ t1: [t1], byName: [matching(Thing, { name: 't1' })], t2: [t2], posts: [env.models.Post] });
+      await t1.update({ name: 'x' });
+      await env.expectCache({ gone: ['t1', 'byName'], kept: ['t2', 'posts'] });
+      await env.cache({ t1: [t1] });
+      await env.sequelize.query(schema ? `UPDATE "${schema}"."things" SET name = 'raw'` : 'UPDATE things SET name = \'raw\'');
+      await env.expectCache({ gone: ['t1', 't2'], kept: ['posts'] });
+    } finally {
+      await Thing.drop();
+      env.sequelize.modelManager.removeModel(Thing);
+      if (schema) await env.sequelize.dropSchema(schema, {});
+    }
+  });
+});
