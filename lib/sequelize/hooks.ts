@@ -33,8 +33,10 @@ import { writtenTables } from './sql.js';
 export interface SequelizeHooksOptions {
   /**
    * Most rows a bulk write (Model.update/destroy/restore with a where, bulkCreate with
-   * updateOnDuplicate, upsert) pre-queries for their old values. A write that touches more
-   * invalidates the whole table instead. Default 1000; 0 never pre-queries (always the table).
+   * updateOnDuplicate, upsert) pre-queries for their old values. A write that touches more is
+   * invalidated from what its where pins by equality (`{ authorId: 7 }`) and its new values:
+   * exact for schemes made of those fields, every entry of the other schemes of the table (the
+   * whole table when the where pins nothing). Default 1000; 0 never pre-queries.
    */
   prequeryLimit?: number;
   /**
@@ -610,8 +612,18 @@ class Registration {
     const model = (state?.model ?? options?.model) as ModelLike | undefined;
     if (!isModel(model) || state?.skip) return;
     const meta = state?.meta ?? metaOf(model);
-    if (!state || state.whole || !state.old) return this.record({ tables: [meta.table, ...this.cascadeTables(meta.table, 'update')] }, options);
     const values = (options.attributes ?? {}) as Record<string, unknown>;
+    if (!state || state.whole || !state.old) {
+      // Rows unknown (over the cap): what the where pins down by equality still holds for every
+      // touched row, before (and after, unless written); schemes needing other fields fall back.
+      const before = whereEqualities(meta, options.where);
+      const after = { ...before };
+      for (const [key, value] of Object.entries(values)) {
+        const attribute = attributeOf(meta, key);
+        if (attribute !== undefined) after[attribute] = plainOrUnknown(value);
+      }
+      return this.record({ tables: this.cascadeTables(meta.table, 'update'), images: [rowImage(meta, before), rowImage(meta, after)] }, options);
+    }
     const images: RowImage[] = [];
     const pairs: Array<[Record<string, unknown>, Record<string, unknown>]> = [];
     for (const old of state.old) {
@@ -658,7 +670,13 @@ class Registration {
     const deletedAt = model._timestampAttributes?.deletedAt;
     const soft = Boolean(deletedAt) && !options.force;
     const cascade = soft ? new Set<string>() : this.cascadeTables(meta.table, options.truncate && options.cascade ? 'truncate' : 'delete');
-    if (!state || state.whole || !state.old) return this.record({ tables: [meta.table, ...cascade] }, options);
+    if (!state || state.whole || !state.old) {
+      if (options.truncate) return this.record({ tables: [meta.table, ...cascade] }, options);
+      const before = whereEqualities(meta, options.where);
+      const after = { ...before };
+      if (soft && deletedAt) delete after[deletedAt];
+      return this.record({ tables: cascade, images: [rowImage(meta, before), rowImage(meta, after)] }, options);
+    }
     const images: RowImage[] = [];
     for (const old of state.old) {
       images.push(rowImage(meta, old));
@@ -689,10 +707,14 @@ class Registration {
     const model = (state?.model ?? options?.model) as ModelLike | undefined;
     if (!isModel(model) || state?.skip) return;
     const meta = state?.meta ?? metaOf(model);
-    if (!state || state.whole || !state.old) return this.record({ tables: [meta.table] }, options);
     const deletedAt = model._timestampAttributes?.deletedAt;
     const restoredValue = deletedAt && Object.prototype.hasOwnProperty.call(model.rawAttributes[deletedAt] ?? {}, 'defaultValue')
       ? model.rawAttributes[deletedAt]!.defaultValue : null;
+    if (!state || state.whole || !state.old) {
+      const before = whereEqualities(meta, options.where);
+      if (deletedAt) delete before[deletedAt];
+      return this.record({ images: [rowImage(meta, before), rowImage(meta, deletedAt ? { ...before, [deletedAt]: restoredValue } : before)] }, options);
+    }
     const images: RowImage[] = [];
     for (const old of state.old) {
       images.push(rowImage(meta, old));
@@ -801,6 +823,37 @@ function canonical(target: unknown): string {
     return schema ? `${schema}.${tableName}` : tableName;
   }
   return String(target);
+}
+
+const EQ = Symbol.for('eq');
+const AND = Symbol.for('and');
+
+/**
+ * The columns a `where` pins to one value for every row it matches: top-level `field: value`
+ * (null included), `field: { [Op.eq]: value }` and the same inside `[Op.and]`. Anything else
+ * (operators, arrays, literals) says nothing and is left out.
+ */
+export function whereEqualities(meta: ModelMeta, where: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!where || typeof where !== 'object' || Array.isArray(where)) return out;
+  const proto = Object.getPrototypeOf(where);
+  if (proto !== Object.prototype && proto !== null) return out; // sequelize.where(), literal(): opaque
+  const record = where as Record<string | symbol, unknown>;
+  for (const key of Object.keys(record)) {
+    const attribute = attributeOf(meta, key);
+    if (attribute === undefined) continue;
+    let value = record[key];
+    if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array) && !Array.isArray(value)) {
+      const keys = Reflect.ownKeys(value);
+      value = keys.length === 1 && keys[0] === EQ ? (value as Record<symbol, unknown>)[EQ] : undefined;
+    }
+    if (value !== undefined && isPlain(value)) out[attribute] = value;
+  }
+  const and = record[AND];
+  if (Array.isArray(and)) {
+    for (const part of and) for (const [k, v] of Object.entries(whereEqualities(meta, part))) if (!(k in out)) out[k] = v;
+  }
+  return out;
 }
 
 /** Drops key columns left empty for the database to generate (`id: null` in a built instance). */

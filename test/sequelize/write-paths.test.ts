@@ -347,6 +347,24 @@ matrix('Model.update / destroy / restore with a where', (env) => {
     await Post.update({ views: 3 }, { where: {} }); // 3 rows > 2
     await env.expectCache({ gone: ['p1', 'a1posts', 'p2', 'a2posts'], kept: ['authors', 'a1'] });
   });
+
+  it('over the cap (or with prequeryLimit: 0), what the where pins by equality stays exact', async () => {
+    env.hooks.unregister();
+    const { registerSequelizeHooks } = await import('../../lib/index.js');
+    env.hooks = registerSequelizeHooks(env.sequelize, env.keyv, { prequeryLimit: 0 });
+    const { Post, Comment } = env.models;
+    const { a1, a2, p1, p2, c1, c2 } = await seed(env);
+    await env.cache({ a1posts: [related(a1, 'posts')], p1: [p1], p2: [p2], a2posts: [related(a2, 'posts')], published: [matching(Post, { status: 'published' })], a1: [a1] });
+    await Post.update({ title: 'unknown rows' }, { where: { authorId: a1.get('id') } });
+    // Rows unknown: the authorId scheme is exact (pinned by the where); the id and status schemes fall back.
+    await env.expectCache({ gone: ['a1posts', 'p1', 'p2', 'published'], kept: ['a2posts', 'a1'] });
+    await env.cache({ p1comments: [related(p1, 'comments')], c1: [c1], p2comments: [related(p2, 'comments')] });
+    await Comment.destroy({ where: { postId: p1.get('id') } });
+    await env.expectCache({ gone: ['p1comments', 'c1'], kept: ['p2comments', 'a2posts'] });
+    await env.cache({ p1comments: [related(p1, 'comments')], c2: [c2] });
+    await Comment.restore({ where: { postId: p1.get('id') } });
+    await env.expectCache({ gone: ['p1comments', 'c2'], kept: ['p2comments', 'a2posts'] });
+  });
 });
 
 matrix('associations', (env) => {
