@@ -1,0 +1,174 @@
+/**
+ * Invalidating one tag that holds 1k / 10k / 100k entries: wall time, number of script calls and
+ * the longest single script call, measured server-side with SLOWLOG (slowlog-log-slower-than 0
+ * for the duration, then restored). Then, for 100k entries, the same per `invalidateChunk`.
+ *
+ * Every entry depends on 3 tags, as in real use: the invalidated one ('big'), one of its own and
+ * one shared by 100 entries, so the script must also remove each entry from two other indexes.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
+import { CleverStore } from '../lib/index.js';
+import { REDIS_URL, adminClient, median, percentile, printTable, unlinkMatching, type Cell } from './common.js';
+
+const NS = 'bench-inv';
+const CLIENT = 'keyv-clever-bench-invalidate';
+const SIZES = [1_000, 10_000, 100_000];
+const BIG = 100_000;
+const RUNS = 3; // per size below 100k
+const RUNS_BIG = 2; // per chunk size at 100k
+const CHUNKS = [250, 500, 1000, 2000];
+const TARGET_US = 10_000;
+const WRITE_BATCH = 500;
+const THRESHOLD_US = Number(process.env.SLOWLOG_THRESHOLD_US ?? 100);
+
+interface SlowEntry { id: number; micros: number; command: string; args: string[]; client: string }
+
+function parseSlowlog(raw: unknown): SlowEntry[] {
+  return (raw as unknown[][]).map((e) => {
+    const args = (e[3] as unknown[]).map(String);
+    return { id: Number(e[0]), micros: Number(e[2]), command: (args[0] ?? '').toUpperCase(), args, client: String(e[5] ?? '') };
+  });
+}
+
+/** Turns the slowlog on for every command, restoring the previous settings afterwards. */
+class Slowlog {
+  private saved: Array<[string, string]> = [];
+  constructor(private readonly admin: Redis) {}
+
+  async enable(maxLen: number, thresholdUs: number): Promise<void> {
+    for (const name of ['slowlog-log-slower-than', 'slowlog-max-len']) {
+      const [, value] = (await this.admin.config('GET', name)) as unknown as [string, string];
+      this.saved.push([name, value]);
+    }
+    await this.admin.config('SET', 'slowlog-max-len', String(maxLen));
+    await this.admin.config('SET', 'slowlog-log-slower-than', String(thresholdUs));
+  }
+
+  async restore(): Promise<void> {
+    for (const [name, value] of this.saved.reverse()) await this.admin.config('SET', name, value);
+    this.saved = [];
+    await this.admin.call('SLOWLOG', 'RESET');
+  }
+
+  async reset(): Promise<void> {
+    await this.admin.call('SLOWLOG', 'RESET');
+  }
+
+  /** Script calls our store's connection made since the last reset (other clients' entries are ignored). */
+  async scriptCalls(maxLen: number): Promise<{ calls: SlowEntry[]; truncated: boolean }> {
+    const all = parseSlowlog(await this.admin.call('SLOWLOG', 'GET', String(maxLen)));
+    const calls = all.filter((e) => e.client === CLIENT && (e.command === 'EVALSHA' || e.command === 'EVAL'));
+    return { calls, truncated: all.length >= maxLen };
+  }
+}
+
+/** Writes n entries depending on 'big', their own tag and a tag shared by 100 entries. */
+async function populate(store: CleverStore, n: number): Promise<void> {
+  const value = JSON.stringify({ value: { id: 0, title: 'an entry to be invalidated', body: 'x'.repeat(100) }, expires: null });
+  for (let i = 0; i < n; i += WRITE_BATCH) {
+    const entries = Array.from({ length: Math.min(WRITE_BATCH, n - i) }, (_, j) => {
+      const k = i + j;
+      return { key: `e${k}`, value, ttl: { ttl: 3_600_000, dependsOn: ['big', `item:${k}`, `group:${k % (n / 100)}`] } };
+    });
+    const ok = await store.setMany(entries);
+    if (ok.some((b) => !b)) throw new Error('populate: a write was refused');
+  }
+}
+
+interface Result {
+  n: number; chunk: number; ms: number; calls: number; maxUs: number; medianUs: number; p90Us: number; over: number; truncated: boolean;
+}
+
+async function measureOnce(admin: Redis, slowlog: Slowlog, n: number, chunk: number): Promise<Result> {
+  const store = new CleverStore(REDIS_URL, { namespace: NS, invalidateChunk: chunk, connectionName: CLIENT, sweepInterval: 0 });
+  store.on('error', (e) => console.error('CleverStore error:', e.message));
+  try {
+    await unlinkMatching(admin, `{${NS}:*`);
+    await populate(store, n);
+    // At threshold 0, Redis 7 also logs every command run inside the scripts (~6 per entry).
+    const maxLen = THRESHOLD_US === 0 ? n * 7 + 10_000 : 10_000;
+    await slowlog.enable(maxLen, THRESHOLD_US);
+    try {
+      await slowlog.reset();
+      const t0 = performance.now();
+      const removed = await store.invalidate('big');
+      const ms = performance.now() - t0;
+      const { calls, truncated } = await slowlog.scriptCalls(maxLen);
+      const durations = calls.map((c) => c.micros).reverse(); // SLOWLOG GET lists newest first
+      if (process.env.BENCH_DEBUG) console.log(`n=${n} chunk=${chunk}: ${durations.join(' ')}`);
+      if (removed !== n) throw new Error(`invalidate removed ${removed}, expected ${n}`);
+      if (calls.length !== Math.ceil(n / chunk)) console.log(`  note: ${calls.length} script calls for ${n} entries at chunk ${chunk}`);
+      return {
+        n, chunk, ms, calls: calls.length, maxUs: Math.max(...durations), medianUs: median(durations), p90Us: percentile(durations, 90),
+        over: durations.filter((d) => d > TARGET_US).length, truncated,
+      };
+    } finally {
+      await slowlog.restore();
+    }
+  } finally {
+    await unlinkMatching(admin, `{${NS}:*`).catch(() => undefined);
+    await store.disconnect();
+  }
+}
+
+/** Best (lowest) figures over several runs: background load only ever adds time. */
+function best(results: Result[]): Result {
+  return {
+    ...results[0]!,
+    ms: Math.min(...results.map((r) => r.ms)),
+    maxUs: Math.min(...results.map((r) => r.maxUs)),
+    medianUs: Math.min(...results.map((r) => r.medianUs)),
+    p90Us: Math.min(...results.map((r) => r.p90Us)),
+    over: Math.min(...results.map((r) => r.over)),
+    truncated: results.some((r) => r.truncated),
+  };
+}
+
+function row(r: Result, label: string, runs: Result[]): Cell[] {
+  return [label, r.calls, r.ms.toFixed(0), Math.round(r.n / (r.ms / 1000)), Math.round(r.medianUs), Math.round(r.p90Us), Math.round(r.maxUs),
+    runs.map((x) => Math.round(x.maxUs)).join('/'), `${r.over}/${r.calls}`, r.maxUs <= TARGET_US ? 'yes' : 'NO'];
+}
+
+export default async function run(): Promise<void> {
+  const admin = adminClient('keyv-clever-bench-invalidate-admin');
+  const slowlog = new Slowlog(admin);
+  try {
+    // 1k and 10k at the default chunk (1000), 3 runs each.
+    const rows: Cell[][] = [];
+    for (const n of SIZES.filter((s) => s < BIG)) {
+      const runs: Result[] = [];
+      for (let r = 0; r < RUNS; r++) runs.push(await measureOnce(admin, slowlog, n, 1000));
+      rows.push(row(best(runs), `${n.toLocaleString('en-US')} entries`, runs));
+    }
+    // 100k per chunk size, RUNS_BIG rounds with the chunk sizes in alternating order so load drifts hit them alike.
+    const byChunk = new Map<number, Result[]>(CHUNKS.map((c) => [c, []]));
+    for (let r = 0; r < RUNS_BIG; r++) {
+      for (const chunk of r % 2 === 0 ? CHUNKS : [...CHUNKS].reverse()) byChunk.get(chunk)!.push(await measureOnce(admin, slowlog, BIG, chunk));
+    }
+    rows.push(row(best(byChunk.get(1000)!), `${BIG.toLocaleString('en-US')} entries`, byChunk.get(1000)!));
+
+    const header = ['case', 'script calls', 'total ms', 'entries/s', 'median call µs', 'p90 call µs', 'max call µs', 'max per run µs',
+      `calls > ${TARGET_US / 1000} ms`, `max <= ${TARGET_US / 1000} ms`];
+    const notes = [
+      `best of ${RUNS} runs (${RUNS_BIG} at ${BIG.toLocaleString('en-US')}) per figure (background load only adds time); each entry depends on [big, item:<k>, group:<k % (n/100)>].`,
+      `Call durations: server-side, SLOWLOG (slowlog-log-slower-than ${THRESHOLD_US} µs: all script calls are longer; Redis 7 also logs`,
+      'every command run inside a script, so 0 would need ~6 log entries per entry); EVALSHA/EVAL of this store\'s connection only.',
+      'total ms = client wall time of store.invalidate(); Redis shares the machine\'s 2 cores with this process and other tests.',
+    ];
+    printTable('invalidate(\'big\') at invalidateChunk 1000 (default)', header, rows, notes);
+
+    const chunkRows = CHUNKS.map((c) => row(best(byChunk.get(c)!), `chunk ${c}`, byChunk.get(c)!));
+    const ok = CHUNKS.filter((c) => best(byChunk.get(c)!).maxUs <= TARGET_US);
+    const okMedian = CHUNKS.filter((c) => best(byChunk.get(c)!).p90Us <= TARGET_US / 2);
+    printTable(`invalidate('big') of ${BIG.toLocaleString('en-US')} entries per invalidateChunk`, header, chunkRows, [
+      ok.length > 0 ? `largest chunk whose max call met the ${TARGET_US / 1000} ms target: ${Math.max(...ok)}` : `no chunk size met the ${TARGET_US / 1000} ms target on max call (see calls > ${TARGET_US / 1000} ms: stalls from machine load)`,
+      okMedian.length > 0 ? `largest chunk with p90 call <= ${TARGET_US / 2000} ms (2x headroom for stalls): ${Math.max(...okMedian)}` : '',
+    ].filter((x) => x !== ''));
+    if ([...byChunk.values()].flat().some((r) => r.truncated)) console.log('  warning: the slowlog filled up during a run (other clients busy); call counts may be low');
+  } finally {
+    await slowlog.restore().catch(() => undefined);
+    await unlinkMatching(admin, `{${NS}:*`).catch(() => undefined);
+    admin.disconnect();
+  }
+}

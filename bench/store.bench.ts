@@ -1,0 +1,223 @@
+/**
+ * CleverStore vs @keyv/redis, both through stock Keyv on the same Redis, measured side by side
+ * in alternating rounds: get hit, set without dependencies, set with 3 dependencies (against
+ * @keyv/redis's plain set: it has no dependencies to write), getMany of 100.
+ * Concurrent: WORKERS async loops issuing ops on one connection per store (each library's
+ * default). Sequential: one op in flight, latency percentiles.
+ */
+import Keyv from 'keyv';
+import KeyvRedis, { createClient } from '@keyv/redis';
+import { Redis } from 'ioredis';
+import { CleverStore, type CleverSetOptions } from '../lib/index.js';
+import { scripts } from '../lib/lua/index.js';
+import { BatchingStore } from './batched.js';
+import {
+  REDIS_URL, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,
+  type Cell, type Op,
+} from './common.js';
+
+const NS = 'bench-store';
+const KEYS = 10_000; // distinct keys per scenario
+const TTL = 600_000; // 10 min, like a real cache
+const WORKERS = 50;
+const ROUNDS = 8; // concurrent rounds per side
+const ROUND_MS = 300;
+const SEQ_ROUNDS = 6;
+const SEQ_MS = 150;
+const MANY = 100;
+const BASE_ROUNDS = 4;
+const BASE_MS = 300;
+
+interface Scenario {
+  name: string;
+  target?: { min: number; label: string };
+  /** the op per side: [clever, keyv-redis] */
+  ops: [Op, Op];
+}
+
+function scenarios(clever: Keyv, redis: Keyv): Scenario[] {
+  const key = (prefix: string, i: number) => `${prefix}${i % KEYS}`;
+  const getOp = (kv: Keyv): Op => async (i) => {
+    const v = await kv.get(key('g', i * 7919)); // scattered over the preloaded keys
+    if (v === undefined) throw new Error('get: unexpected miss');
+  };
+  const setOp = (kv: Keyv, prefix: string): Op => async (i) => {
+    if (!(await kv.set(key(prefix, i), sampleValue(i), TTL))) throw new Error('set failed');
+  };
+  const setDepsOp = (kv: Keyv): Op => async (i) => {
+    const k = i % KEYS;
+    // one tag of its own, one shared by 10 entries, one shared by all (e.g. the table)
+    const ok = await kv.set(`d${k}`, sampleValue(i), { ttl: TTL, dependsOn: [`post:${k}`, `author:${k % 1000}`, 'posts'] });
+    if (!ok) throw new Error('set with dependencies failed');
+  };
+  const manyOp = (kv: Keyv): Op => async (i) => {
+    const start = (i * MANY) % (KEYS - MANY);
+    const keys = Array.from({ length: MANY }, (_, j) => `g${start + j}`);
+    const values = await kv.getMany(keys);
+    for (const v of values) if (v === undefined) throw new Error('getMany: unexpected miss');
+  };
+  return [
+    { name: 'get (hit)', target: { min: 1.0, label: '>= 1.0x' }, ops: [getOp(clever), getOp(redis)] },
+    { name: 'set, no dependencies', target: { min: 0.9, label: '>= 0.9x' }, ops: [setOp(clever, 's'), setOp(redis, 's')] },
+    { name: 'set, 3 deps (vs plain set)', target: { min: 0.7, label: '>= 0.7x' }, ops: [setDepsOp(clever), setOp(redis, 's')] },
+    { name: `getMany(${MANY}) (hits)`, ops: [manyOp(clever), manyOp(redis)] },
+  ];
+}
+
+async function preload(sides: Keyv[]): Promise<void> {
+  for (const keyv of sides) {
+    for (let i = 0; i < KEYS; i += 500) {
+      const batch = Array.from({ length: Math.min(500, KEYS - i) }, (_, j) => ({ key: `g${i + j}`, value: sampleValue(i + j), ttl: TTL }));
+      await keyv.setMany(batch); // @keyv/redis's setMany resolves to nothing: the get ops check for misses
+    }
+  }
+}
+
+/**
+ * The exact (prefix, args) CleverStore.set sends to its set script for each write, captured
+ * without sending (a client whose script command is replaced), so the baseline below replays
+ * what the current lib sends, whatever its argument format.
+ */
+async function captureSetArgs(writes: Array<[string, string, number | CleverSetOptions]>): Promise<Array<[string, Array<string | number>]>> {
+  const client = new Redis(REDIS_URL, { lazyConnect: true });
+  const store = new CleverStore({ redis: client, namespace: NS, onUnsafeEviction: 'ignore', sweepInterval: 0 });
+  const out: Array<[string, Array<string | number>]> = [];
+  (client as unknown as Record<string, unknown>).keyvCleverSet = async (prefix: string, ...args: Array<string | number>) => {
+    out.push([prefix, args]);
+    return [1];
+  };
+  try {
+    for (const [key, value, options] of writes) await store.set(key, value, options);
+  } finally {
+    await store.disconnect().catch(() => undefined);
+    client.disconnect();
+  }
+  return out;
+}
+
+/**
+ * The client libraries alone (no Keyv, no store code): ioredis (CleverStore's client) vs
+ * node-redis (@keyv/redis's client), on GET, SET and the store's own set script via EVALSHA
+ * with the arguments CleverStore.set sends. Shows how much of the Keyv-level gap is the client
+ * library and how much is the script's cost in Redis.
+ */
+async function clientBaseline(): Promise<void> {
+  const io = new Redis(REDIS_URL, { connectionName: 'keyv-clever-bench-raw' });
+  const nr = createClient({ url: REDIS_URL });
+  await nr.connect();
+  try {
+    const sha = (await io.script('LOAD', scripts.set)) as string;
+    const value = JSON.stringify({ value: sampleValue(1) });
+    const plain = await captureSetArgs(Array.from({ length: KEYS }, (_, k) => [`r${k}`, value, TTL]));
+    const withDeps = await captureSetArgs(Array.from({ length: KEYS }, (_, k) => [`q${k}`, value,
+      { ttl: TTL, dependsOn: [`post:${k}`, `author:${k % 1000}`, 'posts'] }]));
+    const p = plain[0]![0];
+    for (let i = 0; i < KEYS; i += 1000) await io.mset(...Array.from({ length: 1000 }, (_, j) => [`${p}v:r${i + j}`, value]).flat());
+    const check = (reply: unknown) => {
+      if (!Array.isArray(reply) || Number(reply[0]) !== 1) throw new Error(`set script replied ${JSON.stringify(reply)}`);
+    };
+    const ioScript = (calls: typeof plain): Op => async (i) => {
+      const [prefix, args] = calls[i % calls.length]!;
+      check(await io.evalsha(sha, 1, prefix, ...args));
+    };
+    const nrScript = (calls: typeof plain): Op => async (i) => {
+      const [prefix, args] = calls[i % calls.length]!;
+      check(await nr.evalSha(sha, { keys: [prefix], arguments: args.map(String) }));
+    };
+    const rows: Array<[string, Op, Op]> = [
+      ['GET', (i) => io.get(`${p}v:r${(i * 7919) % KEYS}`), (i) => nr.get(`${p}v:r${(i * 7919) % KEYS}`)],
+      ['SET PX', (i) => io.set(`${p}v:r${i % KEYS}`, value, 'PX', TTL), (i) => nr.set(`${p}v:r${i % KEYS}`, value, { PX: TTL })],
+      ['EVALSHA set.lua, no deps', ioScript(plain), nrScript(plain)],
+      ['EVALSHA set.lua, 3 deps', ioScript(withDeps), nrScript(withDeps)],
+    ];
+    const out: Cell[][] = [];
+    for (const [name, a, b] of rows) {
+      const [x, y] = await alternate([a, b].map((op) => () => throughput(op, WORKERS, BASE_MS)), BASE_ROUNDS,
+        [a, b].map((op) => () => throughput(op, WORKERS, 150))) as [number[], number[]];
+      out.push([name, Math.round(median(x)), Math.round(median(y)), ratio(pairedRatio(x, y).mid)]);
+    }
+    printTable(`Client libraries alone, ${WORKERS} concurrent workers, ops/s (median of ${BASE_ROUNDS} alternating rounds of ${BASE_MS} ms)`,
+      ['command', 'ioredis', 'node-redis', 'ioredis/node-redis'], out,
+      ['set.lua = the store\'s set script with the arguments CleverStore.set sends (captured), i.e. the Redis-side work of a set;',
+        'its ops/s bound CleverStore.set whatever the client. Same keys, values and dependencies as below.']);
+  } finally {
+    io.disconnect();
+    await nr.quit().catch(() => undefined);
+  }
+}
+
+/** Median over rounds of the per-round ratio a/b (each round's two figures were taken back to back). */
+function pairedRatio(a: number[], b: number[]): { mid: number; lo: number; hi: number } {
+  const q = a.map((x, i) => x / b[i]!);
+  return { mid: median(q), lo: Math.min(...q), hi: Math.max(...q) };
+}
+
+export default async function run(): Promise<void> {
+  const admin = adminClient();
+  const cleverStore = new CleverStore(REDIS_URL, { connectionName: 'keyv-clever-bench-store' });
+  // The same store with ioredis auto-pipelining (a RedisOptions field the store passes through).
+  const cleverApStore = new CleverStore(REDIS_URL, { connectionName: 'keyv-clever-bench-store-ap', enableAutoPipelining: true });
+  // Prototype: same-tick get/set calls coalesced into one getMany / setMany (see batched.ts).
+  const batchStore = new CleverStore(REDIS_URL, { connectionName: 'keyv-clever-bench-store-batch' });
+  for (const s of [cleverStore, cleverApStore, batchStore]) s.on('error', (e) => console.error('CleverStore error:', e.message));
+  const sides: Array<[string, Keyv]> = [
+    ['Clever', new Keyv({ store: cleverStore, namespace: NS })],
+    ['Clever+AP', new Keyv({ store: cleverApStore, namespace: NS })],
+    ['Clever+batch', new Keyv({ store: new BatchingStore(batchStore), namespace: NS })],
+    ['@keyv/redis', new Keyv(new KeyvRedis(REDIS_URL), { useKeyPrefix: false, namespace: NS })],
+  ];
+  const keyvs = sides.map(([, k]) => k);
+  const redis = keyvs[3]!;
+  for (const k of keyvs) k.on('error', (e) => console.error('Keyv error:', e));
+  const cleanup = async () => {
+    await unlinkMatching(admin, `{${NS}:*`);
+    await unlinkMatching(admin, `${NS}::*`);
+  };
+  try {
+    await cleanup();
+    await clientBaseline();
+    await preload([keyvs[0]!, redis]);
+    const perSide = keyvs.slice(0, 3).map((k) => scenarios(k, redis));
+
+    // Concurrent throughput: the four sides in rotating order, round after round.
+    const rows: Cell[][] = [];
+    for (const [n, s] of perSide[0]!.entries()) {
+      const ops = [...perSide.map((list) => list[n]!.ops[0]), s.ops[1]];
+      const figures = await alternate(
+        ops.map((op) => () => throughput(op, WORKERS, ROUND_MS)),
+        ROUNDS,
+        ops.map((op) => () => throughput(op, WORKERS, 200)), // warm-up; also checks the preload (ops throw on a miss)
+      );
+      const r = figures[3]!;
+      const q = figures.slice(0, 3).map((f) => pairedRatio(f, r));
+      const met = (x: number) => (s.target ? (x >= s.target.min ? 'yes' : 'NO') : '-');
+      rows.push([s.name, ...figures.map((f) => Math.round(median(f))), ratio(q[0]!.mid), `${ratio(q[0]!.lo)}..${ratio(q[0]!.hi)}`,
+        ratio(q[1]!.mid), ratio(q[2]!.mid), s.target?.label ?? '-', `${met(q[0]!.mid)} / ${met(q[1]!.mid)} / ${met(q[2]!.mid)}`]);
+    }
+    printTable(`Keyv + store, ${WORKERS} concurrent workers, ops/s (median of ${ROUNDS} rotating rounds of ${ROUND_MS} ms)`,
+      ['operation', ...sides.map(([name]) => name), 'ratio', 'ratio range', 'ratio AP', 'ratio batch', 'target', 'met (Clever / AP / batch)'], rows,
+      ['ratio = median over rounds of CleverStore / @keyv/redis, both measured in the same round; range = lowest..highest round.',
+        'Clever = stock options. AP = { enableAutoPipelining: true } passed through to ioredis.',
+        'batch = PROTOTYPE, not in lib: get/set calls of the same tick coalesced into one store.getMany / store.setMany (bench/batched.ts).',
+        `${KEYS} keys per scenario, ~250 B JSON values, ttl ${TTL / 1000} s. getMany(${MANY}): ops/s are calls (x${MANY} keys).`,
+        'set with deps: dependsOn [post:<k>, author:<k%1000>, \'posts\'] (own / 10 entries / all), same keys overwritten; @keyv/redis side = its plain set.']);
+
+    // Sequential latency (AP and batching change nothing with one op in flight).
+    const seqRows: Cell[][] = [];
+    for (const s of perSide[0]!) {
+      const [cLat, rLat] = await alternate(s.ops.map((op) => () => latencies(op, SEQ_MS)), SEQ_ROUNDS) as [number[][], number[][]];
+      const c = cLat.flat();
+      const r = rLat.flat();
+      const q = pairedRatio(rLat.map((x) => percentile(x, 50)), cLat.map((x) => percentile(x, 50)));
+      seqRows.push([s.name, percentile(c, 50).toFixed(0), percentile(c, 99).toFixed(0), percentile(r, 50).toFixed(0), percentile(r, 99).toFixed(0),
+        ratio(q.mid), `${ratio(q.lo)}..${ratio(q.hi)}`]);
+    }
+    printTable(`Keyv + store, sequential (1 op in flight), latency µs (${SEQ_ROUNDS} alternating rounds of ${SEQ_MS} ms)`,
+      ['operation', 'Clever p50', 'Clever p99', '@keyv/redis p50', '@keyv/redis p99', 'speed ratio', 'ratio range'], seqRows,
+      ['speed ratio = median over rounds of @keyv/redis p50 / CleverStore p50 (>1: CleverStore faster)']);
+  } finally {
+    await cleanup().catch(() => undefined);
+    for (const k of keyvs) await k.disconnect().catch(() => undefined);
+    admin.disconnect();
+  }
+}
