@@ -282,15 +282,29 @@ export interface ModelMeta {
   byField: Map<string, string>;
 }
 
-const metaCache = new WeakMap<object, { signature: string; meta: ModelMeta }>();
+const metaCache = new WeakMap<object, Map<string, ModelMeta>>();
 
-/** Metadata of a model (cached; refreshed when associations add attributes or the table changes). */
+/**
+ * The model a class stands for, identified by name: `Post.scope(…)`, `Post.unscoped()` and
+ * `Post.schema(…)` are subclasses of the defined model, created afresh on every call.
+ */
+export function baseModel(model: ModelLike): ModelLike {
+  const defined = model.sequelize?.models?.[model.name];
+  if (defined && (defined === model || (model as { prototype?: unknown }).prototype instanceof (defined as unknown as new () => unknown))) return defined;
+  return model;
+}
+
+/** Metadata of a model (cached per defined model; refreshed when associations add attributes). */
 export function metaOf(model: ModelLike): ModelMeta {
   const raw = model.rawAttributes;
   const table = tableOf(model);
   const signature = `${table}\u0000${Object.keys(raw).join(',')}\u0000${model.primaryKeyAttributes.join(',')}`;
-  const cached = metaCache.get(model);
-  if (cached && cached.signature === signature) return cached.meta;
+  const base = baseModel(model);
+  let byShape = metaCache.get(base);
+  if (!byShape) metaCache.set(base, (byShape = new Map()));
+  const cached = byShape.get(signature);
+  if (cached) return cached;
+  if (byShape.size > 16) byShape.clear(); // attributes redefined again and again: keep it bounded
   const columns = new Map<string, Column>();
   const byField = new Map<string, string>();
   const taggable: string[] = [];
@@ -303,8 +317,8 @@ export function metaOf(model: ModelLike): ModelMeta {
     byField.set(field, attribute);
     if (norm) taggable.push(attribute);
   }
-  const meta: ModelMeta = { model, table, primaryKey: [...model.primaryKeyAttributes], columns, taggable, byField };
-  metaCache.set(model, { signature, meta });
+  const meta: ModelMeta = { model: base, table, primaryKey: [...model.primaryKeyAttributes], columns, taggable, byField };
+  byShape.set(signature, meta);
   return meta;
 }
 

@@ -38,6 +38,21 @@ matrix('create and save (new)', (env) => {
     await env.expectCache({ gone: ['a2posts'], kept: ['a1posts'] });
   });
 
+  it('findOrCreate and findCreateFind (their own transaction on PostgreSQL) invalidate once created', async () => {
+    const { Post } = env.models;
+    const { a1, a2, a3 } = await seed(env);
+    await env.cache({ a1posts: [related(a1, 'posts')], a2posts: [related(a2, 'posts')], a3posts: [related(a3, 'posts')] });
+    const [, created] = await Post.findOrCreate({ where: { title: 'foc' }, defaults: { authorId: a1.get('id') } });
+    expect(created).to.equal(true);
+    await env.expectCache({ gone: ['a1posts'], kept: ['a2posts', 'a3posts'] });
+    await env.cache({ a1posts: [related(a1, 'posts')] });
+    const [, again] = await Post.findOrCreate({ where: { title: 'foc' }, defaults: { authorId: a2.get('id') } });
+    expect(again).to.equal(false);
+    await env.expectCache({ kept: ['a1posts', 'a2posts', 'a3posts'] });
+    await Post.findCreateFind({ where: { title: 'fcf' }, defaults: { authorId: a3.get('id') } });
+    await env.expectCache({ gone: ['a3posts'], kept: ['a1posts', 'a2posts'] });
+  });
+
   it('hasMany create (author.createPost) invalidates that author\'s posts only', async () => {
     const { a1, a2, p1 } = await seed(env);
     await env.cache({ a1posts: [related(a1, 'posts')], a2posts: [related(a2, 'posts')], p1: [p1] });
@@ -510,6 +525,16 @@ matrix('hookless writes (the afterQuery safety net)', (env) => {
     await env.cache({ c2: [c2], p1comments: [related(p1, 'comments')], authors: [Author], a1: [a1], tags: [Tag] });
     await Comment.truncate();
     await env.expectCache({ gone: ['c2', 'p1comments'], kept: ['authors', 'a1', 'tags'] });
+  });
+
+  it('truncate with cascade invalidates the tables the database empties with it', async () => {
+    const { Post, Author, Tag } = env.models;
+    const { a1, p1, t1 } = await seed(env);
+    await env.cache({ p1: [p1], p1tags: [related(p1, 'tags')], t1posts: [related(t1, 'posts')], p1comments: [related(p1, 'comments')], authors: [Author], a1: [a1], tags: [Tag] });
+    // PostgreSQL: TRUNCATE … CASCADE empties post_tags and comments; SQLite: DELETE with ON DELETE actions.
+    await Post.truncate({ cascade: true });
+    expect(await Post.count()).to.equal(0);
+    await env.expectCache({ gone: ['p1', 'p1tags', 't1posts', 'p1comments'], kept: ['authors', 'a1', 'tags'] });
   });
 
   it('raw SQL naming a model\'s table is invalidated as a whole table (best effort)', async () => {
