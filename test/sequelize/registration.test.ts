@@ -90,6 +90,7 @@ matrix('registerSequelizeHooks / unregister', (env) => {
       expect([await other.get('p1'), await other.get('p2')]).to.deep.equal([undefined, 'v']);
     } finally {
       hooks.unregister();
+      await other.clear();
     }
   });
 });
@@ -111,6 +112,7 @@ for (const [dialect, backend] of [['sqlite', 'memory'], ['sqlite', 'redis'], ['p
     after(async () => {
       for (const side of sides) {
         side.unregister();
+        await side.keyv.clear();
         await (side.keyv.store as { disconnect(): Promise<void> }).disconnect();
         await closeSequelize(side.sequelize);
       }

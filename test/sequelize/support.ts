@@ -218,6 +218,7 @@ export function matrix(title: string, body: (env: Env) => void, options: MatrixO
           if (this.currentTest?.state === 'passed') expect(env.errors.map((e) => e.message), 'store errors').to.deep.equal([]);
         });
         after(async () => {
+          await env.keyv?.clear(); // leave nothing behind in Redis db 2
           await env.store?.disconnect();
           if (env.sequelize) await closeSequelize(env.sequelize);
         });
