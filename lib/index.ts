@@ -5,7 +5,9 @@ export type { CleverSetOptions, CleverStoreOptions, CleverStoreEvents, CleverSto
 export { getOrSet, registerTransactionWrites } from './read-through.js';
 export type { GetOrSetOptions, LockOptions, TransactionWrites } from './read-through.js';
 export { matching, Matching, registerDependencyKind } from './dependencies.js';
-export type { Dependency, DependencyKind, DependencyObject, RowImage, Invalidation, WhereValue } from './dependencies.js';
+export type { CompiledDependencies, Dependency, DependencyKind, DependencyObject, RowImage, Invalidation, WhereValue } from './dependencies.js';
+export type { Capture } from './backends/backend.js';
+export type { RedisClient } from './backends/redis.js';
 export { withDependencies } from './context.js';
 export { related, Related, registerSequelizeHooks, tablesWrittenIn, tableOf } from './sequelize/index.js';
 export type { SequelizeHooks, SequelizeHooksOptions } from './sequelize/index.js';
