@@ -159,8 +159,10 @@ class Collector {
       }
       let byKey = this.rows.get(image.table);
       if (!byKey) this.rows.set(image.table, (byKey = new Map()));
-      const keys = Object.keys(encoded.values).sort();
-      byKey.set(keys.map((k) => `${k}=${encoded.values[k]}`).join('&'), encoded);
+      // Images are built in the model's attribute order, so equal images give equal keys.
+      let key = '';
+      for (const field in encoded.values) key += `${field}=${encoded.values[field]}&`;
+      byKey.set(key, encoded);
       if (byKey.size > this.maxRowImages) {
         this.tables.add(image.table);
         this.rows.delete(image.table);
