@@ -516,8 +516,19 @@ class Registration {
     const meta = metaOf(model);
     const before = this.snapshots.get(instance) ?? { ...instance.dataValues, ...(instance._previousDataValues ?? {}) };
     this.snapshots.delete(instance);
-    const images = [rowImage(meta, before), rowImage(meta, instance.dataValues)];
-    const hard = kind === 'destroy' && (!model._timestampAttributes?.deletedAt || options?.force === true);
+    const after: Record<string, unknown> = { ...instance.dataValues };
+    const deletedAt = model._timestampAttributes?.deletedAt;
+    if (deletedAt && options?.individualHooks) {
+      // Model.destroy/restore({ individualHooks }): the instances are not updated by the bulk write.
+      if (kind === 'restore') {
+        const def = model.rawAttributes[deletedAt] ?? {};
+        after[deletedAt] = Object.prototype.hasOwnProperty.call(def, 'defaultValue') ? def.defaultValue : null;
+      } else {
+        delete after[deletedAt];
+      }
+    }
+    const images = [rowImage(meta, before), rowImage(meta, after)];
+    const hard = kind === 'destroy' && (!deletedAt || options?.force === true);
     const tables = hard ? this.cascadeTables(meta.table, 'delete') : new Set<string>();
     await this.record({ tables, images }, options);
   }

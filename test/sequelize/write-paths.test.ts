@@ -330,6 +330,15 @@ matrix('Model.update / destroy / restore with a where', (env) => {
     await env.expectCache({ gone: ['c1', 'p1comments'], kept: ['c2', 'p2comments'] });
   });
 
+  it('Model.restore with individualHooks: the restored rows join the not-deleted set', async () => {
+    const { Comment } = env.models;
+    const { p1, p2, c1, c2 } = await seed(env);
+    await c1.destroy();
+    await env.cache({ live1: [matching(Comment, { postId: p1.get('id'), deletedAt: null })], c1: [c1], live2: [matching(Comment, { postId: p2.get('id'), deletedAt: null })], c2: [c2] });
+    await Comment.restore({ where: { id: c1.get('id') }, individualHooks: true });
+    await env.expectCache({ gone: ['live1', 'c1'], kept: ['live2', 'c2'] });
+  });
+
   it('Model.update with individualHooks uses the instance hooks (same and different changes)', async () => {
     const { Post } = env.models;
     const { a1, a2, a3, p1, p2, p3 } = await seed(env);
