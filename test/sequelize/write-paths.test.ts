@@ -124,6 +124,15 @@ matrix('update of an existing row', (env) => {
     await env.expectCache({ gone: ['a1posts', 't'], kept: ['a2posts'] });
   });
 
+  it('changing a referenced key invalidates the tables the database updates (ON UPDATE CASCADE)', async () => {
+    const { Post, Tag, Author } = env.models;
+    const { a1, a2, p2 } = await seed(env);
+    await env.cache({ a1posts: [related(a1, 'posts')], p2: [p2], a2: [a2], tags: [Tag], a1: [a1] });
+    await Author.update({ id: 999 }, { where: { id: a1.get('id') } });
+    expect(await Post.count({ where: { authorId: 999 } })).to.equal(1);
+    await env.expectCache({ gone: ['a1posts', 'p2', 'a1'], kept: ['a2', 'tags'] });
+  });
+
   it('composite primary keys: the instance entry is its row', async () => {
     const { Membership } = env.models;
     const m1 = await Membership.create({ userId: 1, groupId: 1 });
