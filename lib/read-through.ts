@@ -85,22 +85,38 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
 
   const transaction = options.transaction ?? trackers.map((t) => t.current()).find((t) => t !== undefined);
   // Values seen inside a transaction may be uncommitted: never share them with other callers.
-  if (transaction !== undefined) return load(keyv, store, key, loader, options, deps, lock, transaction);
+  if (transaction !== undefined) return (await load(keyv, store, key, loader, options, deps, lock, transaction)).value;
 
   const slot = `${store.namespace ?? ''}\u0000${key}`;
   let calls = inflight.get(store);
   if (!calls) inflight.set(store, (calls = new Map()));
-  const running = calls.get(slot);
-  if (running) return running as Promise<T>;
+  const running = calls.get(slot) as Promise<Loaded<T>> | undefined;
+  if (running) {
+    // A load that began before this call may have read the database before a write that
+    // committed since: its value is only good for us if its guarded write was accepted.
+    const shared = await running;
+    if (shared.stored) return shared.value;
+    return getOrSet(keyv, key, loader, options); // read again: the cache, or a load that starts now
+
+  }
   const promise = load(keyv, store, key, loader, options, deps, lock, undefined).finally(() => calls.delete(slot));
   calls.set(slot, promise);
-  return promise;
+  return (await promise).value;
+}
+
+/**
+ * A load's value, and whether this load stored it: then no dependency moved between its capture
+ * and its write, so callers that joined it meanwhile may use it too.
+ */
+interface Loaded<T> {
+  value: T;
+  stored: boolean;
 }
 
 async function load<T>(
   keyv: Keyv, store: CleverStore, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions,
   deps: CompiledDependencies, lock: Required<LockOptions> | undefined, transaction: unknown,
-): Promise<T> {
+): Promise<Loaded<T>> {
   const token = lock ? randomUUID() : undefined;
   let captured;
   try {
@@ -109,11 +125,11 @@ async function load<T>(
     // Redis unreachable: serve from the loader without caching.
     store.emitError(error as Error);
     if (store.throwOnErrors) throw error;
-    return loader();
+    return { value: await loader(), stored: false };
   }
   if (captured.kind === 'value') {
     const value = await keyv.get(key); // deserialized by Keyv, as any read
-    if (value !== undefined) return value as T;
+    if (value !== undefined) return { value: value as T, stored: false };
   }
   let generations = captured.kind === 'miss' ? captured.generations : undefined;
   let holdsLock = captured.kind === 'miss' && captured.locked && token !== undefined;
@@ -122,14 +138,14 @@ async function load<T>(
     store.stats.lockWaits++;
     log('%j is being computed elsewhere: waiting up to %d ms', key, lock.wait);
     const value = await waitForValue(keyv, key, lock.wait);
-    if (value !== undefined) return value as T;
+    if (value !== undefined) return { value: value as T, stored: false };
   }
   if (generations === undefined) {
     // The value vanished between capture and read: capture again, without the lock.
     const again = await store.capture(key, deps);
     if (again.kind === 'value') {
       const value = await keyv.get(key);
-      if (value !== undefined) return value as T;
+      if (value !== undefined) return { value: value as T, stored: false };
     }
     generations = again.kind === 'miss' ? again.generations : deps.tags.map(() => Number.NaN);
     holdsLock = false;
@@ -146,14 +162,14 @@ async function load<T>(
   if (uncommitted) log('not caching %j: computed in a transaction that wrote to its dependencies', key);
   if (value === undefined || uncommitted) {
     if (holdsLock) await store.release(key, token!).catch(() => undefined);
-    return value;
+    return { value, stored: false };
   }
   const guards: ReadThroughWrite = {
     guards: deps.tags.map((tag, i) => [tag, generations![i]!] as [string, number]),
     unlock: holdsLock ? token : undefined,
   };
-  await keyv.set(key, value, { ttl: options.ttl, dependsOn: options.dependsOn ?? [], [READ_THROUGH]: guards } as never);
-  return value;
+  const stored = await keyv.set(key, value, { ttl: options.ttl, dependsOn: options.dependsOn ?? [], [READ_THROUGH]: guards } as never);
+  return { value, stored };
 }
 
 async function waitForValue(keyv: Keyv, key: string, wait: number): Promise<unknown> {
