@@ -75,13 +75,15 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
   if (typeof key !== 'string') throw new TypeError(`getOrSet(): key must be a string, got ${describe(key)}`);
   if (typeof loader !== 'function') throw new TypeError(`getOrSet(): loader must be a function, got ${describe(loader)}`);
   const lock = lockOptions(options.lock);
-  const scoped = currentDependencies();
   const dependsOn = options.dependsOn ?? [];
-  // Checks every dependency (TypeError) before anything runs.
-  const deps = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, 'getOrSet() dependsOn');
+  if (!Array.isArray(dependsOn)) throw new TypeError(`getOrSet(): dependsOn must be an array, got ${describe(dependsOn)}`);
 
   const cached = await keyv.get(key);
   if (cached !== undefined) return cached as T;
+
+  // Checked on every miss, before the loader runs or anything is written (a hit writes nothing).
+  const scoped = currentDependencies();
+  const deps = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, 'getOrSet() dependsOn');
 
   const transaction = options.transaction ?? trackers.map((t) => t.current()).find((t) => t !== undefined);
   // Values seen inside a transaction may be uncommitted: never share them with other callers.
