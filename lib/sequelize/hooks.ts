@@ -781,11 +781,13 @@ class Registration {
     if (!this.safetyNet || !options) return;
     const instance = options.instance;
     const model = isModel(options.model) ? options.model : isInstance(instance) ? instance.constructor : undefined;
-    if (model && options.hooks === true) return; // the model hooks saw it
     if (instance && typeof instance === 'object' && this.covered.has(instance)) {
-      this.covered.delete(instance); // a paranoid destroy / restore: our instance hooks cover it
+      // The query of an instance destroy / restore / row-by-row update: our instance hooks cover
+      // it (a paranoid destroy and a restore save with hooks off). One query consumes the mark.
+      this.covered.delete(instance);
       return;
     }
+    if (model && options.hooks === true) return; // the model hooks saw it
     const sql = typeof query?.sql === 'string' ? query.sql : '';
     const tables = new Set<string>();
     const type = typeof options.type === 'string' ? options.type.toUpperCase() : '';
