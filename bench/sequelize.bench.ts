@@ -20,8 +20,8 @@ import { CleverStore, matching, registerSequelizeHooks, related, type SequelizeH
 import { REDIS_URL, alternate, median, percentile, printTable, ratio, type Cell } from './common.js';
 
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ROUNDS = 16; // alternating rounds per side
-const ROUND_MS = 300; // per operation, per round
+const ROUNDS = 30; // alternating rounds per side (short rounds: bursty background load hits both sides alike)
+const ROUND_MS = 150; // per operation, per round
 const BULK_ROWS = 1000;
 const AUTHORS = 100;
 const POSTS = 2000;
