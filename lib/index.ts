@@ -11,4 +11,4 @@ export type { RedisClient } from './backends/redis.js';
 export { withDependencies } from './context.js';
 export { related, Related, registerSequelizeHooks, tablesWrittenIn, tableOf } from './sequelize/index.js';
 export type { SequelizeHooks, SequelizeHooksOptions } from './sequelize/index.js';
-export type { AssociationLike, InstanceLike, ModelLike } from './sequelize/model.js';
+export type { AssociationLike, AttributeLike, InstanceLike, ModelLike, SequelizeLike } from './sequelize/model.js';
