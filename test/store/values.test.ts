@@ -1,0 +1,93 @@
+import { expect } from 'chai';
+import Keyv from 'keyv';
+import { CleverStore } from '../../lib/index.js';
+import { backends, keyvFor } from '../support/backends.js';
+
+// The rest of the bad-input matrix: odd keys, values Keyv cannot serialize, huge dependency
+// lists and namespaces full of separators. Each gives a clear error or documented behaviour,
+// and nothing already stored is lost.
+for (const backend of backends) {
+  describe(`keys, values, dependencies and namespaces at the edges (${backend.name})`, function () {
+    this.timeout(30_000);
+    let store: CleverStore;
+    let keyv: Keyv;
+    beforeEach(async () => {
+      store = backend.store();
+      keyv = keyvFor(store);
+      await keyv.set('kept', 'safe', { dependsOn: ['t'] });
+    });
+    afterEach(async () => {
+      expect(await keyv.get('kept')).to.equal('safe');
+      await keyv.clear();
+      await store.disconnect();
+    });
+
+    it('keys: empty, 512 KB, unicode, braces and colons all round-trip and invalidate', async () => {
+      const keys = ['', 'k'.repeat(512 * 1024), 'ünï©ødé 🗝', '{}', ':', '::a::', '{ns:0}v:x'];
+      for (const [i, key] of keys.entries()) await keyv.set(key, i, { dependsOn: ['edge'] });
+      for (const [i, key] of keys.entries()) expect(await keyv.get(key)).to.equal(i);
+      expect(await store.invalidate('edge')).to.equal(keys.length);
+      for (const key of keys) expect(await keyv.get(key)).to.equal(undefined);
+    });
+
+    it('values Keyv cannot serialize are refused before the store and leave the old value', async () => {
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      for (const [value, error] of [[circular, RangeError], [10n, TypeError], [Symbol('s'), Error]] as const) {
+        let failed: unknown;
+        try {
+          await keyv.set('kept', value, { dependsOn: ['t'] });
+        } catch (e) {
+          failed = e;
+        }
+        expect(failed, String(typeof value)).to.be.instanceOf(error);
+      }
+    });
+
+    it('undefined is stored as Keyv stores it (read back as a miss); Buffers round-trip', async () => {
+      expect(await keyv.set('undef', undefined, { dependsOn: ['v'] })).to.equal(true);
+      expect(await keyv.get('undef')).to.equal(undefined);
+      await keyv.set('buf', Buffer.from([0, 1, 255]), { dependsOn: ['v'] });
+      expect(Buffer.compare(await keyv.get('buf') as Buffer, Buffer.from([0, 1, 255]))).to.equal(0);
+      expect(await store.invalidate('v')).to.equal(2);
+    });
+
+    it('10k dependencies on one entry: written in one call, removed by any one of them, leaving no index behind', async () => {
+      const many = Array.from({ length: 10_000 }, (_, i) => `dep-${i}`);
+      expect(await keyv.set('wide', 'v', { dependsOn: many })).to.equal(true);
+      expect(await store.entriesFor('dep-9999')).to.deep.equal(['wide']);
+      expect(await store.invalidate('dep-5000')).to.equal(1);
+      expect(await keyv.get('wide')).to.equal(undefined);
+      expect(await store.entriesFor('dep-0')).to.deep.equal([]);
+      expect(await store.invalidate('dep-1', 'dep-9999')).to.equal(0);
+    });
+
+    it('namespaces full of separators stay apart from each other', async () => {
+      const namespaces = ['a', 'a:b', 'a:b:c', '{a}', 'a}b', 'a*', '%7B', ''];
+      const stores = namespaces.map((namespace) => backend.name === 'memory' ? store : backend.store({ namespace }));
+      const write = async (i: number) => {
+        stores[i]!.namespace = namespaces[i];
+        await stores[i]!.set('k', namespaces[i]!, { dependsOn: ['x'] });
+      };
+      const read = async (i: number) => {
+        stores[i]!.namespace = namespaces[i];
+        return stores[i]!.get('k');
+      };
+      try {
+        for (let i = 0; i < namespaces.length; i++) await write(i);
+        stores[1]!.namespace = 'a:b';
+        expect(await stores[1]!.invalidate('x')).to.equal(1);
+        stores[3]!.namespace = '{a}';
+        await stores[3]!.clear();
+        expect(await Promise.all(namespaces.map((_, i) => read(i)))).to.deep.equal(namespaces.map((n, i) => (i === 1 || i === 3 ? undefined : n)));
+      } finally {
+        for (let i = 0; i < namespaces.length; i++) {
+          stores[i]!.namespace = namespaces[i];
+          await stores[i]!.clear();
+          if (stores[i] !== store) await stores[i]!.disconnect();
+        }
+        store.namespace = keyv.namespace;
+      }
+    });
+  });
+}
