@@ -1,15 +1,17 @@
 /**
- * The Sequelize test matrix: every suite runs on {SQLite, PostgreSQL} x {memory, Redis}, against
+ * The Sequelize test matrix: every suite runs on {SQLite, PostgreSQL} x {memory, Redis}, and on
+ * PostgreSQL + the local Redis Cluster of the global test setup, against
  * real servers (PostgreSQL 127.0.0.1:5432 database `test`, Redis 127.0.0.1:6379 db 2).
  * Each matrix block gets its own PostgreSQL schema (search_path) and its own store namespace.
  */
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic, type Options } from 'sequelize';
+import { clusterNodes } from '../support/backends.js';
 import { CleverStore, registerSequelizeHooks, type Dependency, type SequelizeHooks, type SequelizeHooksOptions } from '../../lib/index.js';
 
 export type Dialect = 'sqlite' | 'postgres';
-export type BackendKind = 'memory' | 'redis';
+export type BackendKind = 'memory' | 'redis' | 'cluster';
 
 export const REDIS_URL = process.env.SEQUELIZE_REDIS_URL ?? 'redis://127.0.0.1:6379/2';
 export const PG_URL = process.env.SEQUELIZE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -50,6 +52,7 @@ export async function closeSequelize(sequelize: Sequelize): Promise<void> {
 }
 
 export function openStore(backend: BackendKind, options: ConstructorParameters<typeof CleverStore>[1] = {}): CleverStore {
+  if (backend === 'cluster') return new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, ...options });
   return backend === 'memory'
     ? new CleverStore({ sweepInterval: 0, ...options })
     : new CleverStore(REDIS_URL, { sweepInterval: 0, ...options });
@@ -168,6 +171,8 @@ export interface MatrixOptions {
 
 const DIALECTS: Dialect[] = ['sqlite', 'postgres'];
 const BACKENDS: BackendKind[] = ['memory', 'redis'];
+/** The cluster runs with PostgreSQL only: the hooks' behaviour does not depend on the dialect. */
+const backendsFor = (dialect: Dialect): BackendKind[] => (dialect === 'postgres' ? [...BACKENDS, 'cluster'] : BACKENDS);
 
 /**
  * Generates one `describe` per {dialect} x {backend}: a fresh schema per block, empty tables, an
@@ -176,7 +181,7 @@ const BACKENDS: BackendKind[] = ['memory', 'redis'];
  */
 export function matrix(title: string, body: (env: Env) => void, options: MatrixOptions = {}): void {
   for (const dialect of options.dialects ?? DIALECTS) {
-    for (const backend of options.backends ?? BACKENDS) {
+    for (const backend of options.backends ?? backendsFor(dialect)) {
       describe(`${title} [${dialect} + ${backend}]`, function () {
         this.timeout(30_000);
         const env = {} as Env;
