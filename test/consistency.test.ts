@@ -197,10 +197,10 @@ for (const [dialect, backendName] of matrix) {
   });
 }
 
-describe('randomized concurrent checker (PostgreSQL + Redis): no stale read through getOrSet', function () {
+for (const backendName of ['redis', 'cluster']) describe(`randomized concurrent checker (PostgreSQL + ${backendName}): no stale read through getOrSet`, function () {
   this.timeout(120_000);
   let world: World;
-  before(async () => { world = await openWorld('postgres', () => backends.find((b) => b.name === 'redis')!.store()); });
+  before(async () => { world = await openWorld('postgres', () => backends.find((b) => b.name === backendName)!.store()); });
   after(async () => { await world.close(); });
 
   it('counts stale reads after committed writes: 0 for getOrSet, more than 0 for read-then-set', async () => {
