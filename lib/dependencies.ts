@@ -131,6 +131,26 @@ function checkTag(tag: string, where: string): void {
   if (tag === '') throw new TypeError(`${where} is an empty string, which is not a valid tag`);
 }
 
+/** Sorts each dependency by kind; anything that is not one is a TypeError naming it and its place. */
+function visit(deps: unknown, where: (i: number) => string, on: {
+  tag(tag: string): void;
+  matching(m: Matching): void;
+  object(dep: object, where: string): void;
+}): void {
+  (deps as unknown[]).forEach((dep, i) => {
+    if (typeof dep === 'string') {
+      checkTag(dep, where(i));
+      on.tag(dep);
+    } else if (dep instanceof Matching) {
+      on.matching(dep);
+    } else if (dep !== null && (typeof dep === 'object' || typeof dep === 'function')) {
+      on.object(dep, where(i));
+    } else {
+      throw new TypeError(`${where(i)} is ${describe(dep)}, which is not a dependency: use a string tag, matching(...), or a model, instance or related(...)`);
+    }
+  });
+}
+
 /** Checks `dependsOn` and compiles it into index tags and schemes; throws TypeError on bad input. */
 export function compileDependencies(dependsOn: unknown, label = 'dependsOn'): CompiledDependencies {
   if (!Array.isArray(dependsOn)) {
@@ -142,23 +162,15 @@ export function compileDependencies(dependsOn: unknown, label = 'dependsOn'): Co
     const { fields, values } = encodeMatching(m);
     tags.add(conjunctionTag(m.table, fields, values));
     if (fields.length > 0) {
-      tags.add(anySchemeTag(m.table, schemeOf(fields)));
-      const entry: [string, string] = [escape(m.table), schemeOf(fields)];
-      schemes.set(`${entry[0]}|${entry[1]}`, entry);
+      const scheme = schemeOf(fields);
+      tags.add(anySchemeTag(m.table, scheme));
+      schemes.set(`${escape(m.table)}|${scheme}`, [escape(m.table), scheme]);
     }
   };
-  dependsOn.forEach((dep: unknown, i: number) => {
-    const where = `${label}[${i}]`;
-    if (typeof dep === 'string') {
-      checkTag(dep, where);
-      tags.add(userTag(dep));
-    } else if (dep instanceof Matching) {
-      addMatching(dep);
-    } else if (dep !== null && (typeof dep === 'object' || typeof dep === 'function')) {
-      for (const m of kindConjunctions(dep, where)) addMatching(m);
-    } else {
-      throw new TypeError(`${where} is ${describe(dep)}, which is not a dependency: use a string tag, matching(...), or a model, instance or related(...)`);
-    }
+  visit(dependsOn, (i) => `${label}[${i}]`, {
+    tag: (tag) => tags.add(userTag(tag)),
+    matching: addMatching,
+    object: (dep, where) => kindConjunctions(dep, where).forEach(addMatching),
   });
   return { tags: [...tags], schemes: [...schemes.values()] };
 }
@@ -176,28 +188,20 @@ export function compileInvalidation(deps: readonly unknown[]): Invalidation {
     tags.add(conjunctionTag(m.table, fields, values));
     tags.add(tableTag(m.table));
   };
-  deps.forEach((dep, i) => {
-    const where = `invalidate() argument ${i}`;
-    if (typeof dep === 'string') {
-      checkTag(dep, where);
-      tags.add(userTag(dep));
-    } else if (dep instanceof Matching) {
-      addMatching(dep);
-    } else if (dep !== null && (typeof dep === 'object' || typeof dep === 'function')) {
-      let handled = false;
+  visit(deps, (i) => `invalidate() argument ${i}`, {
+    tag: (tag) => tags.add(userTag(tag)),
+    matching: addMatching,
+    object: (dep, where) => {
       for (const kind of kinds) {
         const result = kind.invalidation(dep);
         if (!result) continue;
         result.matchings?.forEach(addMatching);
         result.tables?.forEach(wholeTable);
         for (const row of result.rows ?? []) rows.push(encodeRow(row));
-        handled = true;
-        break;
+        return;
       }
-      if (!handled) kindConjunctions(dep, where); // throws the standard message
-    } else {
-      throw new TypeError(`${where} is ${describe(dep)}, which is not a dependency: use a string tag, matching(...), or a model, instance or related(...)`);
-    }
+      kindConjunctions(dep, where); // throws the standard message
+    },
   });
   return { tags: [...tags], rows };
 }
