@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
-import { CleverStore, getOrSet, registerSequelizeHooks } from '../lib/index.js';
+import { CleverStore, getOrSet, registerSequelizeHooks, type SequelizeHooks } from '../lib/index.js';
 import { sleep } from './support/backends.js';
 import { PrivateRedis } from './support/redis-server.js';
 
@@ -14,6 +14,7 @@ describe('Redis faults during Sequelize writes (SQLite, a redis-server the test 
   let store: CleverStore;
   let keyv: Keyv;
   let Post: ModelStatic<Row>;
+  let hooks: SequelizeHooks;
   const errors: Error[] = [];
 
   before(async () => {
@@ -24,9 +25,10 @@ describe('Redis faults during Sequelize writes (SQLite, a redis-server the test 
     store = new CleverStore(server.url, { sweepInterval: 0, commandTimeout: 300 });
     store.on('error', (e) => errors.push(e));
     keyv = new Keyv({ store, namespace: 'faults-sequelize' });
-    registerSequelizeHooks(sequelize, keyv);
+    hooks = registerSequelizeHooks(sequelize, keyv);
   });
   after(async () => {
+    hooks.unregister(); // registrations are process-wide: leave none behind for other suites
     server.thaw();
     await store.disconnect();
     await sequelize.close();
