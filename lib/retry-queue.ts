@@ -93,8 +93,11 @@ export class RetryQueue {
         this.queue = this.queue.filter((p) => p.ns !== ns);
       }
       while (this.queue.length > 0) {
-        await this.options.run(this.queue[0]!.ns, this.queue[0]!.request);
-        this.queue.shift();
+        const next = this.queue[0]!;
+        await this.options.run(next.ns, next.request);
+        // Remove what ran, not whatever is first now: an overflow meanwhile may have widened the queue.
+        const at = this.queue.indexOf(next);
+        if (at >= 0) this.queue.splice(at, 1);
       }
       this.delay = this.options.minDelay;
     } catch {
