@@ -136,3 +136,45 @@ export function sampleValue(i: number): Record<string, unknown> {
     tags: ['redis', 'keyv', 'bench'],
   };
 }
+
+/** One SLOWLOG entry: id, duration (µs), command name and arguments, client name. */
+export interface SlowEntry { id: number; micros: number; command: string; args: string[]; client: string }
+
+function parseSlowlog(raw: unknown): SlowEntry[] {
+  return (raw as unknown[][]).map((e) => {
+    const args = (e[3] as unknown[]).map(String);
+    return { id: Number(e[0]), micros: Number(e[2]), command: (args[0] ?? '').toUpperCase(), args, client: String(e[5] ?? '') };
+  });
+}
+
+/** Turns the slowlog on for every command, restoring the previous settings afterwards. */
+export class Slowlog {
+  private saved: Array<[string, string]> = [];
+  constructor(private readonly admin: Redis) {}
+
+  async enable(maxLen: number, thresholdUs: number): Promise<void> {
+    for (const name of ['slowlog-log-slower-than', 'slowlog-max-len']) {
+      const [, value] = (await this.admin.config('GET', name)) as unknown as [string, string];
+      this.saved.push([name, value]);
+    }
+    await this.admin.config('SET', 'slowlog-max-len', String(maxLen));
+    await this.admin.config('SET', 'slowlog-log-slower-than', String(thresholdUs));
+  }
+
+  async restore(): Promise<void> {
+    for (const [name, value] of this.saved.reverse()) await this.admin.config('SET', name, value);
+    this.saved = [];
+    await this.admin.call('SLOWLOG', 'RESET');
+  }
+
+  async reset(): Promise<void> {
+    await this.admin.call('SLOWLOG', 'RESET');
+  }
+
+  /** Script calls made by connections named `client` since the last reset (other clients' entries are ignored). */
+  async scriptCalls(maxLen: number, client: string): Promise<{ calls: SlowEntry[]; truncated: boolean }> {
+    const all = parseSlowlog(await this.admin.call('SLOWLOG', 'GET', String(maxLen)));
+    const calls = all.filter((e) => e.client === client && (e.command === 'EVALSHA' || e.command === 'EVAL'));
+    return { calls, truncated: all.length >= maxLen };
+  }
+}

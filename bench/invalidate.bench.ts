@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { CleverStore } from '../lib/index.js';
-import { REDIS_URL, adminClient, median, percentile, printTable, unlinkMatching, type Cell } from './common.js';
+import { REDIS_URL, Slowlog, adminClient, median, percentile, printTable, unlinkMatching, type Cell } from './common.js';
 
 const NS = 'bench-inv';
 const CLIENT = 'keyv-clever-bench-invalidate';
@@ -17,51 +17,10 @@ const SIZES = [1_000, 10_000, 100_000];
 const BIG = 100_000;
 const RUNS = 3; // per size below 100k
 const RUNS_BIG = 2; // per chunk size at 100k
-const CHUNKS = [250, 500, 1000, 2000];
+const CHUNKS = [250, 350, 500, 750, 1000];
 const TARGET_US = 10_000;
 const WRITE_BATCH = 500;
 const THRESHOLD_US = Number(process.env.SLOWLOG_THRESHOLD_US ?? 100);
-
-interface SlowEntry { id: number; micros: number; command: string; args: string[]; client: string }
-
-function parseSlowlog(raw: unknown): SlowEntry[] {
-  return (raw as unknown[][]).map((e) => {
-    const args = (e[3] as unknown[]).map(String);
-    return { id: Number(e[0]), micros: Number(e[2]), command: (args[0] ?? '').toUpperCase(), args, client: String(e[5] ?? '') };
-  });
-}
-
-/** Turns the slowlog on for every command, restoring the previous settings afterwards. */
-class Slowlog {
-  private saved: Array<[string, string]> = [];
-  constructor(private readonly admin: Redis) {}
-
-  async enable(maxLen: number, thresholdUs: number): Promise<void> {
-    for (const name of ['slowlog-log-slower-than', 'slowlog-max-len']) {
-      const [, value] = (await this.admin.config('GET', name)) as unknown as [string, string];
-      this.saved.push([name, value]);
-    }
-    await this.admin.config('SET', 'slowlog-max-len', String(maxLen));
-    await this.admin.config('SET', 'slowlog-log-slower-than', String(thresholdUs));
-  }
-
-  async restore(): Promise<void> {
-    for (const [name, value] of this.saved.reverse()) await this.admin.config('SET', name, value);
-    this.saved = [];
-    await this.admin.call('SLOWLOG', 'RESET');
-  }
-
-  async reset(): Promise<void> {
-    await this.admin.call('SLOWLOG', 'RESET');
-  }
-
-  /** Script calls our store's connection made since the last reset (other clients' entries are ignored). */
-  async scriptCalls(maxLen: number): Promise<{ calls: SlowEntry[]; truncated: boolean }> {
-    const all = parseSlowlog(await this.admin.call('SLOWLOG', 'GET', String(maxLen)));
-    const calls = all.filter((e) => e.client === CLIENT && (e.command === 'EVALSHA' || e.command === 'EVAL'));
-    return { calls, truncated: all.length >= maxLen };
-  }
-}
 
 /** Writes n entries depending on 'big', their own tag and a tag shared by 100 entries. */
 async function populate(store: CleverStore, n: number): Promise<void> {
@@ -94,7 +53,7 @@ async function measureOnce(admin: Redis, slowlog: Slowlog, n: number, chunk: num
       const t0 = performance.now();
       const removed = await store.invalidate('big');
       const ms = performance.now() - t0;
-      const { calls, truncated } = await slowlog.scriptCalls(maxLen);
+      const { calls, truncated } = await slowlog.scriptCalls(maxLen, CLIENT);
       const durations = calls.map((c) => c.micros).reverse(); // SLOWLOG GET lists newest first
       if (process.env.BENCH_DEBUG) console.log(`n=${n} chunk=${chunk}: ${durations.join(' ')}`);
       if (removed !== n) throw new Error(`invalidate removed ${removed}, expected ${n}`);

@@ -7,8 +7,10 @@ for _, key in ipairs(ARGV) do
   local deps = redis.call('GET', dkey)
   if deps then
     for _, tag in ipairs(cmsgpack.unpack(deps)) do redis.call('ZREM', p .. 'i:' .. tag, key) end
-    redis.call('DEL', dkey)
+    -- d: exists, so UNLINK counts it besides the value
+    removed = removed + redis.call('UNLINK', dkey, p .. 'v:' .. key) - 1
+  else
+    removed = removed + redis.call('UNLINK', p .. 'v:' .. key)
   end
-  removed = removed + redis.call('UNLINK', p .. 'v:' .. key)
 end
 return removed

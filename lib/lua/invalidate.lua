@@ -50,6 +50,34 @@ if window > 0 then
   end
 end
 
+-- Deletes the given members of one tag's index with their other index members, in slices of at
+-- most 500 entries (far below Lua's unpack limit): the slice's d: keys in one MGET, its v: and d:
+-- keys in one UNLINK, so the commands per entry are its other tags' ZREMs only.
+local function purge(tag, members)
+  local removed = 0
+  for s = 1, #members, 500 do
+    local dkeys, doomed, found = {}, {}, 0
+    for i = s, math.min(s + 499, #members) do
+      dkeys[#dkeys + 1] = p .. 'd:' .. members[i]
+      doomed[#doomed + 1] = p .. 'v:' .. members[i]
+    end
+    local deps = redis.call('MGET', unpack(dkeys))
+    for j = 1, #dkeys do
+      if deps[j] then
+        local key = members[s + j - 1]
+        for _, other in ipairs(cmsgpack.unpack(deps[j])) do
+          if other ~= tag then redis.call('ZREM', p .. 'i:' .. other, key) end
+        end
+        found = found + 1
+        doomed[#doomed + 1] = dkeys[j]
+      end
+    end
+    -- Every d: found above still exists: what UNLINK removed beyond them are the values.
+    removed = removed + redis.call('UNLINK', unpack(doomed)) - found
+  end
+  return removed
+end
+
 local removed, budget, remaining = 0, limit, {}
 for _, tag in ipairs(tags) do
   local index = p .. 'i:' .. tag
@@ -58,18 +86,10 @@ for _, tag in ipairs(tags) do
   else
     redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
     local members = redis.call('ZRANGE', index, 0, budget - 1)
-    for _, key in ipairs(members) do
-      local dkey = p .. 'd:' .. key
-      local deps = redis.call('GET', dkey)
-      if deps then
-        for _, other in ipairs(cmsgpack.unpack(deps)) do
-          if other ~= tag then redis.call('ZREM', p .. 'i:' .. other, key) end
-        end
-        redis.call('DEL', dkey)
-      end
-      removed = removed + redis.call('UNLINK', p .. 'v:' .. key)
+    if #members > 0 then
+      removed = removed + purge(tag, members)
+      redis.call('ZREMRANGEBYRANK', index, 0, #members - 1)
     end
-    if #members > 0 then redis.call('ZREMRANGEBYRANK', index, 0, #members - 1) end
     budget = budget - #members
     if redis.call('EXISTS', index) == 1 then remaining[#remaining + 1] = tag end
   end
