@@ -94,6 +94,28 @@ describe('eviction under a small maxmemory (a redis-server the test owns)', func
     }
   });
 
+  it('noeviction: once Redis is full, writes are skipped with an error, and invalidations still run', async () => {
+    const server = await PrivateRedis.start(['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction']);
+    const store = new CleverStore(server.url, { sweepInterval: 0, namespace: 'full' });
+    const errors: Error[] = [];
+    store.on('error', (e) => errors.push(e));
+    try {
+      const written: string[] = [];
+      for (let i = 0; i < 4000 && errors.length === 0; i++) {
+        if (await store.set(`k${i}`, big, { dependsOn: ['all', `t${i % 10}`] })) written.push(`k${i}`);
+      }
+      expect(errors.map((e) => e.message).join()).to.match(/OOM/);
+      expect(await store.set('one-more', big, { dependsOn: ['all'] })).to.equal(false);
+      // Invalidation frees memory and must never be refused for lack of it (its scripts allow OOM).
+      expect(await store.invalidate('t3')).to.equal(written.filter((_, i) => i % 10 === 3).length);
+      expect(await store.invalidate('all')).to.equal(written.length - written.filter((_, i) => i % 10 === 3).length);
+      expect(await store.set('after', 'small', { dependsOn: ['all'] })).to.equal(true);
+    } finally {
+      await store.disconnect();
+      await server.stop();
+    }
+  });
+
   it('allkeys-lru: the store warns at connect (and refuses when asked)', async () => {
     const server = await PrivateRedis.start(['--maxmemory', '4mb', '--maxmemory-policy', 'allkeys-lru']);
     const store = new CleverStore(server.url, { sweepInterval: 0, namespace: 'evict' });

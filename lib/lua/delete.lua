@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Deletes entries and their index members, in one bucket.
 -- KEYS[1] = bucket prefix; ARGV = keys. Returns the number of entries that existed.
 local p = KEYS[1]

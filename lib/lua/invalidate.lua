@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Invalidates tags in one bucket: deletes every entry listed under them, with all of its index
 -- members, and bumps the tags' generations. Works in chunks so no call blocks Redis for long.
 -- KEYS[1] = bucket prefix

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Prunes expired members (score <= now) from index sorted sets of one bucket.
 -- KEYS[1] = bucket prefix; ARGV = index tags. Returns the number of members removed.
 -- A sorted set that grew large keeps its big hash table after shrinking; when pruning leaves a

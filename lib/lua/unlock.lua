@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Releases a fill lock if this caller still holds it (a lock that expired and was taken by
 -- someone else is left alone). KEYS[1] = bucket prefix; ARGV = key, token.
 local lock = KEYS[1] .. 'l:' .. ARGV[1]
