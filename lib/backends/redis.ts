@@ -168,7 +168,6 @@ export class RedisBackend implements Backend {
     return new Promise((resolve, reject) => {
       const batch = this.batch(p);
       batch.gets.push({ vkey, resolve, reject });
-      if (process.env.SCHED === 'sync') this.send(batch); else
       this.sendIfFull(batch);
     });
   }
@@ -220,7 +219,7 @@ export class RedisBackend implements Backend {
       this.batches.set(p, (batch = { p, gets: [], sets: [], setKeys: new Set() }));
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        const m = process.env.SCHED; if (m === 'micro') queueMicrotask(this.scheduledFlush); else if (m === 'imm') setImmediate(this.scheduledFlush); else process.nextTick(this.scheduledFlush);
+        process.nextTick(this.scheduledFlush);
       }
     }
     return batch;
