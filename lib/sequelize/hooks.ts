@@ -606,15 +606,22 @@ class Registration {
     await this.record({ images }, options);
   }
 
-  async beforeBulkUpdate(options: Options): Promise<void> {
+  /**
+   * Starts the state of a Model.update / destroy / restore: undefined without a model; marked
+   * `skip` with individualHooks, since the instance hooks see every row then.
+   */
+  private beginBulk(options: Options): BulkState | undefined {
     const model = options?.model;
-    if (!isModel(model)) return;
+    if (!isModel(model)) return undefined;
     const state: BulkState = { model, meta: metaOf(model) };
     this.bulk.set(options, state);
-    if (options.individualHooks) {
-      state.skip = true; // the instance hooks see every row
-      return;
-    }
+    if (options.individualHooks) state.skip = true;
+    return state;
+  }
+
+  async beforeBulkUpdate(options: Options): Promise<void> {
+    const state = this.beginBulk(options);
+    if (!state || state.skip) return;
     // options.where already carries the scope and the paranoid clause (Model.update adds them first).
     await this.prequery(state, options.where, options, false);
   }
@@ -657,19 +664,13 @@ class Registration {
   }
 
   async beforeBulkDestroy(options: Options): Promise<void> {
-    const model = options?.model;
-    if (!isModel(model)) return;
-    const state: BulkState = { model, meta: metaOf(model) };
-    this.bulk.set(options, state);
-    if (options.individualHooks) {
-      state.skip = true;
-      return;
-    }
+    const state = this.beginBulk(options);
+    if (!state || state.skip) return;
     if (options.truncate) {
       state.whole = true;
       return;
     }
-    const soft = Boolean(model._timestampAttributes?.deletedAt) && !options.force;
+    const soft = Boolean(state.model._timestampAttributes?.deletedAt) && !options.force;
     // A soft delete only touches rows not deleted yet; findAll's paranoid clause says exactly that.
     await this.prequery(state, options.where, options, soft);
   }
@@ -703,14 +704,8 @@ class Registration {
   }
 
   async beforeBulkRestore(options: Options): Promise<void> {
-    const model = options?.model;
-    if (!isModel(model)) return;
-    const state: BulkState = { model, meta: metaOf(model) };
-    this.bulk.set(options, state);
-    if (options.individualHooks) {
-      state.skip = true;
-      return;
-    }
+    const state = this.beginBulk(options);
+    if (!state || state.skip) return;
     await this.prequery(state, options.where, options, false);
   }
 
