@@ -118,7 +118,7 @@ export class RedisBackend implements Backend {
   private readonly commands: CleverCommands;
   private readonly keyPrefix: string;
   private readonly prefixes = new Map<string, string[]>();
-  private batches = new Map<string, Batch>();
+  private readonly batches = new Map<string, Batch>();
   private readonly slots = new Map<string, number>();
   private flushScheduled = false;
   private readonly scheduledFlush = (): void => {
