@@ -562,11 +562,9 @@ class Registration {
   }
 
   async afterBulkCreate(instances: InstanceLike[], options: Options): Promise<void> {
-    const state = this.bulk.get(options);
-    this.bulk.delete(options);
-    const model = (state?.model ?? options?.model) as ModelLike | undefined;
-    if (!isModel(model) || state?.skip) return;
-    const meta = state?.meta ?? metaOf(model);
+    const ended = this.endBulk(options);
+    if (!ended) return;
+    const { state, meta } = ended;
     if (!state || state.whole) return this.record({ tables: [meta.table] }, options);
     const images: RowImage[] = [];
     const plain = !options.ignoreDuplicates && !options.updateOnDuplicate;
@@ -619,6 +617,15 @@ class Registration {
     return state;
   }
 
+  /** Takes the state a before hook left for these options; undefined without a model or with `skip`. */
+  private endBulk(options: Options): { state: BulkState | undefined; model: ModelLike; meta: ModelMeta } | undefined {
+    const state = this.bulk.get(options);
+    this.bulk.delete(options);
+    const model = (state?.model ?? options?.model) as ModelLike | undefined;
+    if (!isModel(model) || state?.skip) return undefined;
+    return { state, model, meta: state?.meta ?? metaOf(model) };
+  }
+
   async beforeBulkUpdate(options: Options): Promise<void> {
     const state = this.beginBulk(options);
     if (!state || state.skip) return;
@@ -627,11 +634,9 @@ class Registration {
   }
 
   async afterBulkUpdate(options: Options): Promise<void> {
-    const state = this.bulk.get(options);
-    this.bulk.delete(options);
-    const model = (state?.model ?? options?.model) as ModelLike | undefined;
-    if (!isModel(model) || state?.skip) return;
-    const meta = state?.meta ?? metaOf(model);
+    const ended = this.endBulk(options);
+    if (!ended) return;
+    const { state, model, meta } = ended;
     const values = (options.attributes ?? {}) as Record<string, unknown>;
     if (!state || state.whole || !state.old) {
       // Rows unknown (over the cap): what the where pins down by equality still holds for every
@@ -676,11 +681,9 @@ class Registration {
   }
 
   async afterBulkDestroy(options: Options): Promise<void> {
-    const state = this.bulk.get(options);
-    this.bulk.delete(options);
-    const model = (state?.model ?? options?.model) as ModelLike | undefined;
-    if (!isModel(model) || state?.skip) return;
-    const meta = state?.meta ?? metaOf(model);
+    const ended = this.endBulk(options);
+    if (!ended) return;
+    const { state, model, meta } = ended;
     const deletedAt = model._timestampAttributes?.deletedAt;
     const soft = Boolean(deletedAt) && !options.force;
     const cascade = soft ? new Set<string>() : this.cascadeTables(meta.table, options.truncate && options.cascade ? 'truncate' : 'delete');
@@ -710,11 +713,9 @@ class Registration {
   }
 
   async afterBulkRestore(options: Options): Promise<void> {
-    const state = this.bulk.get(options);
-    this.bulk.delete(options);
-    const model = (state?.model ?? options?.model) as ModelLike | undefined;
-    if (!isModel(model) || state?.skip) return;
-    const meta = state?.meta ?? metaOf(model);
+    const ended = this.endBulk(options);
+    if (!ended) return;
+    const { state, model, meta } = ended;
     const deletedAt = model._timestampAttributes?.deletedAt;
     const restoredValue = deletedAt && Object.prototype.hasOwnProperty.call(model.rawAttributes[deletedAt] ?? {}, 'defaultValue')
       ? model.rawAttributes[deletedAt]!.defaultValue : null;
