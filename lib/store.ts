@@ -47,8 +47,14 @@ export interface CleverStoreOptions extends RedisOptions {
    * sharing a namespace must use the same count.
    */
   buckets?: number;
-  /** most entries one invalidation script call deletes (default 250: keeps each call well under 10 ms) */
+  /** most entries one invalidation script call deletes (default 250) */
   invalidateChunk?: number;
+  /**
+   * ms after which one invalidation script call stops, between slices of 50 entries, and leaves
+   * the rest to the next call (default 4): bounds how long a huge invalidation blocks Redis at a
+   * time, however busy the machine
+   */
+  invalidateBudget?: number;
   /** how long a tag's generation is kept after its last invalidation, ms (default 30000) */
   raceWindow?: number;
   /** what to do when Redis may evict index keys (`allkeys-*`): emit `'error'` (default), refuse, or ignore */
@@ -72,7 +78,7 @@ const FAIL_FAST: RedisOptions = { commandTimeout: 2000, maxRetriesPerRequest: 1,
 
 const STORE_OPTIONS = new Set([
   'url', 'redis', 'cluster', 'clusterOptions', 'closeClient', 'backend', 'namespace', 'defaultTtl', 'throwOnErrors', 'buckets',
-  'invalidateChunk', 'raceWindow', 'onUnsafeEviction', 'sweepInterval', 'scanCount', 'retryQueueSize',
+  'invalidateChunk', 'invalidateBudget', 'raceWindow', 'onUnsafeEviction', 'sweepInterval', 'scanCount', 'retryQueueSize',
 ]);
 const CONNECTION_OPTIONS = ['host', 'port', 'path', 'sentinels', 'password', 'username', 'db', 'tls'];
 const SET_OPTIONS = new Set(['ttl', 'dependsOn']);
@@ -158,6 +164,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     }
     const buckets = positiveInteger(opts.buckets ?? (clustered ? 64 : 1), 'buckets');
     const invalidateChunk = positiveInteger(opts.invalidateChunk ?? 250, 'invalidateChunk');
+    const invalidateBudget = positiveInteger(opts.invalidateBudget ?? 4, 'invalidateBudget');
     const raceWindow = nonNegativeInteger(opts.raceWindow ?? 30_000, 'raceWindow');
     const scanCount = positiveInteger(opts.scanCount ?? 1000, 'scanCount');
     const sweepInterval = nonNegativeInteger(opts.sweepInterval ?? 60_000, 'sweepInterval');
@@ -186,7 +193,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       if (owns) client.on('error', (error: Error) => this.emitError(error));
       // Redis is back: run the invalidations that failed while it was away.
       client.on('ready', () => { void this.retries.drain(); });
-      const backend = new RedisBackend(client, { buckets, invalidateChunk, raceWindow, scanCount }, owns);
+      const backend = new RedisBackend(client, { buckets, invalidateChunk, invalidateBudget, raceWindow, scanCount }, owns);
       this.backend = backend;
       const first = opts.cluster?.[0];
       const url = opts.url ?? (first && typeof first === 'object' ? `redis://${first.host ?? '127.0.0.1'}:${first.port ?? 6379}` : 'redis://');

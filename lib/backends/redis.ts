@@ -7,13 +7,15 @@ import type { Backend, Capture, WriteEntry } from './backend.js';
 export type RedisClient = Redis | Cluster;
 
 /** The key kinds the store writes after the `{ns:b}` prefix. */
-const KINDS = new Set(['v:', 'd:', 'i:', 's:', 'g:', 'l:']);
+const KINDS = new Set(['v:', 'i:', 'p:', 's:', 'g:', 'l:']);
 
 export interface RedisBackendOptions {
   /** number of buckets keys are spread over (1 on a single Redis) */
   buckets: number;
   /** most entries one invalidation script call deletes */
   invalidateChunk: number;
+  /** ms after which one invalidation script call stops (between slices of 50 entries) */
+  invalidateBudget: number;
   /** how long a tag's generation outlives its last invalidation, ms (0 = no generations) */
   raceWindow: number;
   /** SCAN COUNT hint for clear, iterator and sweep */
@@ -63,7 +65,8 @@ interface CleverCommands {
   keyvCleverSet(prefix: string, args: Array<string | number>): Promise<number[]>;
   keyvCleverDelete(prefix: string, ...keys: string[]): Promise<number>;
   keyvCleverInvalidate(prefix: string, ...args: Array<string | number>): Promise<Reply>;
-  keyvCleverSweep(prefix: string, ...tags: string[]): Promise<number>;
+  keyvCleverSweep(prefix: string, ...args: Array<string | number>): Promise<number>;
+  keyvCleverEntries(prefix: string, ...tags: string[]): Promise<string[]>;
   keyvCleverCapture(prefix: string, ...args: Array<string | number>): Promise<Reply>;
   keyvCleverUnlock(prefix: string, key: string, token: string): Promise<number>;
 }
@@ -73,6 +76,7 @@ const COMMANDS: Array<[keyof CleverCommands, string]> = [
   ['keyvCleverDelete', scripts.delete],
   ['keyvCleverInvalidate', scripts.invalidate],
   ['keyvCleverSweep', scripts.sweep],
+  ['keyvCleverEntries', scripts.entries],
   ['keyvCleverCapture', scripts.capture],
   ['keyvCleverUnlock', scripts.unlock],
 ];
@@ -99,10 +103,20 @@ export function bucketOf(key: string, buckets: number): number {
 }
 
 /**
+ * A stored value without the header that lists its tags (see lua/edges.lua): `\x01` + header +
+ * `\x02` + value. The header escapes `\x02`, so the first one ends it.
+ */
+export function unframe(stored: string): string {
+  return stored.charCodeAt(0) === 1 ? stored.slice(stored.indexOf('\x02') + 1) : stored;
+}
+
+const unframeOrUndefined = (stored: string | null | undefined): string | undefined => (stored == null ? undefined : unframe(stored));
+
+/**
  * Redis layout (one namespace `ns`, bucket `b`, every key carrying the hash tag `{ns:b}`):
- *   {ns:b}v:<key>   the value (string, PX ttl)
- *   {ns:b}d:<key>   msgpack list of the key's tags (same ttl), only for entries with dependencies
- *   {ns:b}i:<tag>   sorted set: keys depending on tag, scored by expiry ms (+inf for none)
+ *   {ns:b}v:<key>   the value (string, PX ttl), behind a header listing its tags if it has any
+ *   {ns:b}p:<n>     hash, one of 1024 pages: small tags -> their members (key, indexed-until ms)
+ *   {ns:b}i:<tag>   sorted set: keys depending on a tag too big for a page, scored by indexed-until
  *   {ns:b}s:<table> set of schemes (field sets) used on that table
  *   {ns:b}g:<tag>   generation counter, kept `raceWindow` ms after the last invalidation
  * A key's value and its index entries share a bucket, so every per-key operation is one
@@ -177,7 +191,7 @@ export class RedisBackend implements Backend {
     const out = new Array<string | undefined>(keys.length).fill(undefined);
     await Promise.all([...this.byBucket(ns, keys, (k) => k)].map(async ([p, group]) => {
       const values = await this.client.mget(group.map(([, k]) => `${p}v:${k}`));
-      group.forEach(([i], j) => { out[i] = values[j] ?? undefined; });
+      group.forEach(([i], j) => { out[i] = unframeOrUndefined(values[j]); });
     }));
     return out;
   }
@@ -283,11 +297,11 @@ export class RedisBackend implements Backend {
     const { gets, sets } = batch;
     if (gets.length === 1) {
       const g = gets[0]!;
-      out.push({ send: (to) => to.get(g.vkey), settle: (error, value) => (error ? g.reject(error) : g.resolve((value as string | null) ?? undefined)) });
+      out.push({ send: (to) => to.get(g.vkey), settle: (error, value) => (error ? g.reject(error) : g.resolve(unframeOrUndefined(value as string | null))) });
     } else if (gets.length > 1) {
       out.push({
         send: (to) => to.mget(gets.map((g) => g.vkey)),
-        settle: (error, values) => gets.forEach((g, i) => (error ? g.reject(error) : g.resolve((values as Array<string | null>)[i] ?? undefined))),
+        settle: (error, values) => gets.forEach((g, i) => (error ? g.reject(error) : g.resolve(unframeOrUndefined((values as Array<string | null>)[i])))),
       });
     }
     if (sets.length > 0) {
@@ -321,14 +335,14 @@ export class RedisBackend implements Backend {
       rowArgs.push(escape(row.table), fields.length);
       for (const [f, v] of fields) rowArgs.push(f, v);
     }
-    const { invalidateChunk, raceWindow } = this.options;
+    const { invalidateChunk, invalidateBudget, raceWindow } = this.options;
     const removed = await Promise.all(this.bucketPrefixes(ns).map(async (p) => {
-      let reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, raceWindow, request.tags.length, ...request.tags, ...rowArgs);
+      let reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, invalidateBudget, raceWindow, request.tags.length, ...request.tags, ...rowArgs);
       let total = Number(reply[0]);
       // Tags left over hold more than one chunk: keep deleting, without bumping generations again.
       while (reply.length > 1) {
         const rest = reply.slice(1).map(String);
-        reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, 0, rest.length, ...rest, 0);
+        reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, invalidateBudget, 0, rest.length, ...rest, 0);
         total += Number(reply[0]);
       }
       return total;
@@ -341,7 +355,7 @@ export class RedisBackend implements Backend {
     const args: Array<string | number> = [key, lock?.token ?? '', lock?.ttl ?? 0, deps.schemes.length];
     for (const [table, scheme] of deps.schemes) args.push(table, scheme);
     const reply = await this.commands.keyvCleverCapture(this.prefix(ns, key), ...args, ...deps.tags);
-    if (reply[0] === 2) return { kind: 'value', value: String(reply[1]) };
+    if (reply[0] === 2) return { kind: 'value', value: unframe(String(reply[1])) };
     return { kind: 'miss', locked: reply[0] === 1, generations: reply.slice(1).map(Number) };
   }
 
@@ -352,21 +366,14 @@ export class RedisBackend implements Backend {
 
   async entriesFor(ns: string, tags: string[]): Promise<string[]> {
     this.flush();
-    const keys = new Set<string>();
-    for (const p of this.bucketPrefixes(ns)) {
-      for (const tag of tags) {
-        const members = await this.client.zrange(`${p}i:${tag}`, 0, -1);
-        if (members.length === 0) continue;
-        const alive = await this.client.mget(members.map((m) => `${p}v:${m}`));
-        members.forEach((m, i) => { if (alive[i] !== null) keys.add(m); });
-      }
-    }
-    return [...keys];
+    if (tags.length === 0) return [];
+    const found = await Promise.all(this.bucketPrefixes(ns).map((p) => this.commands.keyvCleverEntries(p, ...tags)));
+    return [...new Set(found.flat())];
   }
 
   /** Scans every master for keys of this namespace, yielding batches with keyPrefix removed. */
   private async *scan(ns: string, suffix: string): AsyncGenerator<string[]> {
-    const match = `${globEscape(this.keyPrefix)}{${globEscape(escapeNamespace(ns))}:*${suffix}`;
+    const match = `${globEscape(this.keyPrefix)}{${globEscape(escapeNamespace(ns))}:*}${suffix}`;
     const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     for (const node of nodes) {
       let cursor = '0';
@@ -386,7 +393,7 @@ export class RedisBackend implements Backend {
 
   async clear(ns: string): Promise<void> {
     this.flush();
-    for await (const keys of this.scan(ns, '')) {
+    for await (const keys of this.scan(ns, '*')) {
       const groups = new Map<string, string[]>();
       for (const k of keys) {
         const { p, kind } = RedisBackend.parse(k);
@@ -414,15 +421,15 @@ export class RedisBackend implements Backend {
   async sweep(ns: string): Promise<number> {
     this.flush();
     let pruned = 0;
-    for await (const keys of this.scan(ns, 'i:*')) {
-      const groups = new Map<string, string[]>();
+    for await (const keys of this.scan(ns, '[ip]:*')) {
+      const groups = new Map<string, { sorted: string[]; pages: string[] }>();
       for (const k of keys.map(RedisBackend.parse)) {
-        if (k.kind !== 'i:') continue;
+        if (k.kind !== 'i:' && k.kind !== 'p:') continue;
         let group = groups.get(k.p);
-        if (!group) groups.set(k.p, (group = []));
-        group.push(k.rest);
+        if (!group) groups.set(k.p, (group = { sorted: [], pages: [] }));
+        (k.kind === 'i:' ? group.sorted : group.pages).push(k.rest);
       }
-      const counts = await Promise.all([...groups].map(([p, tags]) => this.commands.keyvCleverSweep(p, ...tags)));
+      const counts = await Promise.all([...groups].map(([p, { sorted, pages }]) => this.commands.keyvCleverSweep(p, sorted.length, ...sorted, ...pages)));
       pruned += counts.reduce((a, b) => a + b, 0);
     }
     return pruned;

@@ -1,17 +1,20 @@
 #!lua flags=allow-oom
--- Invalidates tags in one bucket: deletes every entry listed under them, with all of its index
--- members, and bumps the tags' generations. Works in chunks so no call blocks Redis for long.
+-- Invalidates tags in one bucket: deletes every entry whose header lists one of them, with its
+-- other index members, and bumps the tags' generations. Stops after `limit` entries or `budget`
+-- ms, whichever comes first, so no call blocks Redis for long; the caller calls again with the
+-- tags returned.
 -- KEYS[1] = bucket prefix
--- ARGV = limit, raceWindow (ms, 0 = no generations), ntags, tag*, nrows, (table, nfields, (field, value)*)*
+-- ARGV = limit, budget (ms), raceWindow (ms, 0 = no generations), ntags, tag*,
+--        nrows, (table, nfields, (field, value)*)*
 --   A row is a changed row image: its conjunction tags are built here from the schemes in use,
 --   with the same rules as tags.ts (rowChangeTags), so no client-side scheme cache can go stale.
 -- A field missing from a row reaches every entry of the schemes that need it (a:<table>|<scheme>).
 -- Returns { removed, tag* still holding members (call again with those, no rows) }.
-local p = KEYS[1]
+p = KEYS[1]
 local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = clock()
+local deadline = now + tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
 
 local tags, seen = {}, {}
 local function add(tag)
@@ -20,9 +23,9 @@ local function add(tag)
     tags[#tags + 1] = tag
   end
 end
-local ntags = tonumber(ARGV[3])
-for i = 1, ntags do add(ARGV[3 + i]) end
-local a = 4 + ntags
+local ntags = tonumber(ARGV[4])
+for i = 1, ntags do add(ARGV[4 + i]) end
+local a = 5 + ntags
 for _ = 1, tonumber(ARGV[a]) do
   local tbl, nfields = ARGV[a + 1], tonumber(ARGV[a + 2])
   local row = {}
@@ -51,48 +54,69 @@ if window > 0 then
   end
 end
 
--- Deletes the given members of one tag's index with their other index members, in slices of at
--- most 500 entries (far below Lua's unpack limit): the slice's d: keys in one MGET, its v: and d:
--- keys in one UNLINK, so the commands per entry are its other tags' ZREMs only.
+local SLICE = 50
+local removed, budget, late = 0, limit, false
+
+-- Deletes the entries among `members` (keys listed under `tag`) whose value still lists the tag,
+-- with their other index members: each slice's values in one MGET and one UNLINK. Stops between
+-- slices once the deadline has passed. Returns how many members it went through.
 local function purge(tag, members)
-  local removed = 0
-  for s = 1, #members, 500 do
-    local dkeys, doomed, found = {}, {}, 0
-    for i = s, math.min(s + 499, #members) do
-      dkeys[#dkeys + 1] = p .. 'd:' .. members[i]
-      doomed[#doomed + 1] = p .. 'v:' .. members[i]
+  local done = 0
+  for s = 1, #members, SLICE do
+    if late or (done > 0 and clock() >= deadline) then
+      late = true
+      return done
     end
-    local deps = redis.call('MGET', unpack(dkeys))
-    for j = 1, #dkeys do
-      if deps[j] then
+    local last = math.min(s + SLICE - 1, #members)
+    local vkeys = {}
+    for i = s, last do vkeys[#vkeys + 1] = p .. 'v:' .. members[i] end
+    local values = redis.call('MGET', unpack(vkeys))
+    local doomed = {}
+    for j = 1, #vkeys do
+      local entryTags = header(values[j])
+      if lists(entryTags, tag) then
         local key = members[s + j - 1]
-        for _, other in ipairs(cmsgpack.unpack(deps[j])) do
-          if other ~= tag then redis.call('ZREM', p .. 'i:' .. other, key) end
+        for _, other in ipairs(entryTags) do
+          if other ~= tag then edgeRemove(other, key) end
         end
-        found = found + 1
-        doomed[#doomed + 1] = dkeys[j]
+        doomed[#doomed + 1] = vkeys[j]
       end
     end
-    -- Every d: found above still exists: what UNLINK removed beyond them are the values.
-    removed = removed + redis.call('UNLINK', unpack(doomed)) - found
+    if #doomed > 0 then removed = removed + redis.call('UNLINK', unpack(doomed)) end
+    done = last
   end
-  return removed
+  return done
 end
 
-local removed, budget, remaining = 0, limit, {}
+local remaining = {}
 for _, tag in ipairs(tags) do
   local index = p .. 'i:' .. tag
-  if budget <= 0 then
-    if redis.call('EXISTS', index) == 1 then remaining[#remaining + 1] = tag end
-  else
-    redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
-    local members = redis.call('ZRANGE', index, 0, budget - 1)
-    if #members > 0 then
-      removed = removed + purge(tag, members)
-      redis.call('ZREMRANGEBYRANK', index, 0, #members - 1)
+  if budget > 0 and not late then
+    if redis.call('EXISTS', index) == 1 then
+      redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+      local members = redis.call('ZRANGE', index, 0, budget - 1)
+      local done = purge(tag, members)
+      if done > 0 then redis.call('ZREMRANGEBYRANK', index, 0, done - 1) end
+      budget = budget - done
+    else
+      local page, list = pageMembers(tag)
+      if list then
+        local members = {}
+        for i = 1, #list, 2 do
+          if list[i + 1] == 0 or list[i + 1] > now then members[#members + 1] = list[i] end
+        end
+        -- A page holds a handful of members: one slice, always all of them.
+        purge(tag, members)
+        redis.call('HDEL', page, tag)
+        budget = budget - #members
+      end
     end
-    budget = budget - #members
-    if redis.call('EXISTS', index) == 1 then remaining[#remaining + 1] = tag end
+  end
+  if redis.call('EXISTS', index) == 1 then
+    remaining[#remaining + 1] = tag
+  elseif budget <= 0 or late then
+    local _, list = pageMembers(tag)
+    if list then remaining[#remaining + 1] = tag end
   end
 end
 local reply = { removed }

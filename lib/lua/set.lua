@@ -3,38 +3,19 @@
 -- ARGV = n, then per entry:
 --   key, value, ttl (ms, 0 = none), ntags, tag*, nschemes, (table, scheme)*, nguards, (tag, generation)*,
 --   unlock token ('' = none: else the fill lock l:<key> is released if this token holds it)
--- Layout: v:<key> value, d:<key> msgpack list of the key's tags, i:<tag> sorted set of keys scored
--- by expiry (ms, +inf for none), s:<table> set of schemes, g:<tag> generation counter.
--- Invariant: while d:<key> exists, every tag it lists has <key> in i:<tag>, scored at or past d:'s
--- own expiry, which is at or past v:'s. A rewrite that keeps the tags and whose d: already
--- outlives the new value therefore has nothing to rewrite but v:.
+-- Layout (see edges.lua): v:<key> the value behind its tag-list header, p:<page> / i:<tag> the
+-- index, s:<table> set of schemes, g:<tag> generation counter, l:<key> fill lock.
+-- Invariant: every tag in a value's header indexes its key with a score at or past the header's
+-- indexedUntil, which is at or past the value's expiry. A rewrite with the same tags whose
+-- indexedUntil already covers the new expiry therefore writes the value only.
 -- Returns one 1/0 per entry: written, or refused because a guarded generation moved.
-local p = KEYS[1]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+p = KEYS[1]
+local now = clock()
 local n = tonumber(ARGV[1])
 
--- Every entry's previous tag list (d:) in a few MGETs rather than one GET per entry.
-local starts, dkeys = {}, {}
+local result = {}
 local a = 2
 for e = 1, n do
-  starts[e] = a
-  dkeys[e] = p .. 'd:' .. ARGV[a]
-  a = a + 4 + tonumber(ARGV[a + 3])
-  a = a + 1 + 2 * tonumber(ARGV[a])
-  a = a + 2 + 2 * tonumber(ARGV[a])
-end
-local previous = {}
-for s = 1, n, 500 do -- slices stay far below Lua's unpack limit
-  local got = redis.call('MGET', unpack(dkeys, s, math.min(s + 499, n)))
-  for i = 1, #got do previous[s + i - 1] = got[i] end
-end
--- d: as this call left it, for keys written twice in one call (false = none)
-local rewritten = {}
-
-local result = {}
-for e = 1, n do
-  a = starts[e]
   local key, value, ttl = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   local ntags = tonumber(ARGV[a + 3])
   local tags = {}
@@ -51,54 +32,47 @@ for e = 1, n do
   end
   a = a + 1 + 2 * nguards
   local unlock = ARGV[a]
+  a = a + 1
   if unlock ~= '' and redis.call('GET', p .. 'l:' .. key) == unlock then redis.call('DEL', p .. 'l:' .. key) end
 
   if ok then
-    local vkey, dkey = p .. 'v:' .. key, dkeys[e]
-    if ttl > 0 then redis.call('SET', vkey, value, 'PX', ttl) else redis.call('SET', vkey, value) end
-    local old = rewritten[key]
-    if old == nil then old = previous[e] end
+    local vkey = p .. 'v:' .. key
+    local untilMs = nil
     if ntags > 0 then
-      local packed = cmsgpack.pack(tags)
-      rewritten[key] = packed
-      local current = false
-      if old == packed then
-        local left = redis.call('PTTL', dkey)
-        if ttl > 0 then current = left >= ttl else current = left == -1 end
+      local oldTags, oldUntil = header(redis.call('GET', vkey))
+      -- The index outlives the value by up to 1/32 of its ttl, so that rewrites within that
+      -- slack (hot keys) find it current and skip the index work.
+      if ttl > 0 then untilMs = now + ttl + math.floor(ttl / 32) end
+      local current = #oldTags == ntags
+      if current then
+        if ttl > 0 then current = oldUntil ~= nil and oldUntil >= now + ttl else current = oldUntil == nil end
       end
-      if not current then
-        if old and old ~= packed then
+      if current then
+        for i = 1, ntags do
+          if oldTags[i] ~= tags[i] then current = false break end
+        end
+      end
+      if current then
+        untilMs = oldUntil
+      else
+        if #oldTags > 0 then
           -- Drop the edges of the previous value that the new one no longer has.
           local keep = {}
           for i = 1, ntags do keep[tags[i]] = true end
-          for _, tag in ipairs(cmsgpack.unpack(old)) do
-            if not keep[tag] then redis.call('ZREM', p .. 'i:' .. tag, key) end
+          for _, tag in ipairs(oldTags) do
+            if not keep[tag] then edgeRemove(tag, key) end
           end
         end
-        -- d: and the scores outlive the value by up to 1/32 of its ttl, so that rewrites within
-        -- that slack (hot keys) find them current and skip this block.
-        local score = '+inf'
-        if ttl > 0 then
-          local life = ttl + math.floor(ttl / 32)
-          score = now + life
-          redis.call('SET', dkey, packed, 'PX', life)
-        else
-          redis.call('SET', dkey, packed)
-        end
-        for i = 1, ntags do
-          local index = p .. 'i:' .. tags[i]
-          -- Prune expired members only when the index grows: bounded under churn, free on rewrites.
-          if redis.call('ZADD', index, score, key) == 1 then redis.call('ZREMRANGEBYSCORE', index, '-inf', now) end
-        end
+        for i = 1, ntags do edgeAdd(tags[i], key, untilMs, now) end
       end
       for i = 0, nschemes - 1 do
         redis.call('SADD', p .. 's:' .. ARGV[schemesAt + 2 * i], ARGV[schemesAt + 2 * i + 1])
       end
-    elseif old then
-      for _, tag in ipairs(cmsgpack.unpack(old)) do redis.call('ZREM', p .. 'i:' .. tag, key) end
-      redis.call('DEL', dkey)
-      rewritten[key] = false
     end
+    -- A value written without tags leaves the old value's index members behind: harmless, as
+    -- invalidation checks the header, and pruned when they expire or their tag is invalidated.
+    local stored = frame(value, tags, untilMs)
+    if ttl > 0 then redis.call('SET', vkey, stored, 'PX', ttl) else redis.call('SET', vkey, stored) end
     result[e] = 1
   else
     result[e] = 0

@@ -1,0 +1,144 @@
+-- Shared by the scripts that read or write the dependency index (prepended by lua/index.ts).
+-- p must be set to the bucket prefix before these functions are called.
+--
+-- An entry's value carries its own tag list in a header, so no second key per entry is needed:
+--   "\1" .. indexedUntil .. "\n" .. tag1 .. "\n" .. tag2 ... "\2" .. value
+-- indexedUntil is the ms time up to which every listed tag indexes the key ('' = no expiry).
+-- Tags are escaped (% \n \2) inside the header. A value without dependencies is stored as is,
+-- unless it starts with "\1": it then gets an empty header ("\1\2").
+-- The index may list a key whose value no longer carries the tag (a rewrite that did not read
+-- the old value): invalidation deletes an entry only if its header still lists the tag.
+--
+-- A tag's members (key, indexedUntil) live in one of two places, never both:
+--   {p}p:<page>  hash field <tag> of a shared page: small tags, packed (msgpack) in <= 64 bytes,
+--                so the page stays in Redis's compact listpack encoding
+--   {p}i:<tag>   sorted set scored by indexedUntil ms (+inf = none): tags that outgrew a page
+local p
+
+local PAGES = 1024
+local PAGE_BYTES = 64 -- Redis's default hash-max-listpack-value
+
+local function pageKey(tag)
+  local h, n = 0, #tag
+  -- The first and last 32 bytes are enough to spread tags; long tags never live in pages anyway.
+  for i = 1, math.min(n, 32) do h = (h * 31 + string.byte(tag, i)) % 16777213 end
+  for i = math.max(33, n - 31), n do h = (h * 31 + string.byte(tag, i)) % 16777213 end
+  return p .. 'p:' .. (h % PAGES)
+end
+
+local function esc(tag)
+  if string.find(tag, '[%%\n\2]') then
+    return (string.gsub(tag, '[%%\n\2]', { ['%'] = '%25', ['\n'] = '%0A', ['\2'] = '%02' }))
+  end
+  return tag
+end
+
+local function unesc(text)
+  if string.find(text, '%', 1, true) then
+    return (string.gsub(text, '%%(%x%x)', function(hex) return string.char(tonumber(hex, 16)) end))
+  end
+  return text
+end
+
+-- Builds a stored value: the header (when there are tags or the value could be mistaken for one)
+-- and the value. untilMs = nil for no expiry.
+local function frame(value, tags, untilMs)
+  if #tags == 0 then
+    if string.byte(value, 1) == 1 then return '\1\2' .. value end
+    return value
+  end
+  local parts = { untilMs and string.format('%d', untilMs) or '' }
+  for i = 1, #tags do parts[i + 1] = esc(tags[i]) end
+  return '\1' .. table.concat(parts, '\n') .. '\2' .. value
+end
+
+-- The tag list and indexedUntil (nil = none) of a stored value; no tags when it has no header.
+local function header(stored)
+  if not stored or string.byte(stored, 1) ~= 1 then return {}, nil end
+  local close = string.find(stored, '\2', 2, true)
+  local text = string.sub(stored, 2, close - 1)
+  local tags, at = {}, string.find(text, '\n', 1, true)
+  if not at then return tags, tonumber(text) end
+  local untilMs = tonumber(string.sub(text, 1, at - 1))
+  while at do
+    local nxt = string.find(text, '\n', at + 1, true)
+    tags[#tags + 1] = unesc(string.sub(text, at + 1, (nxt or 0) - 1))
+    at = nxt
+  end
+  return tags, untilMs
+end
+
+local function lists(tags, tag)
+  for i = 1, #tags do if tags[i] == tag then return true end end
+  return false
+end
+
+-- The page of a tag and its members as a flat list {key, untilMs (0 = none), ...}, or nil.
+local function pageMembers(tag)
+  if #tag > PAGE_BYTES then return nil, nil end
+  local page = pageKey(tag)
+  local raw = redis.call('HGET', page, tag)
+  if raw then return page, cmsgpack.unpack(raw) end
+  return page, nil
+end
+
+-- Adds key to tag's members, scored untilMs (nil = no expiry); drops expired members on the way.
+local function edgeAdd(tag, key, untilMs, now)
+  local index = p .. 'i:' .. tag
+  local score = untilMs or '+inf'
+  if #tag <= PAGE_BYTES and redis.call('EXISTS', index) == 0 then
+    local page, list = pageMembers(tag)
+    local kept = {}
+    if list then
+      for i = 1, #list, 2 do
+        local s = list[i + 1]
+        if list[i] ~= key and (s == 0 or s > now) then
+          kept[#kept + 1] = list[i]
+          kept[#kept + 1] = s
+        end
+      end
+    end
+    kept[#kept + 1] = key
+    kept[#kept + 1] = untilMs or 0
+    local packed = cmsgpack.pack(kept)
+    if #packed <= PAGE_BYTES then
+      redis.call('HSET', page, tag, packed)
+      return
+    end
+    -- Outgrew the page: move to its own sorted set.
+    local args = {}
+    for i = 1, #kept, 2 do
+      local s = kept[i + 1]
+      args[#args + 1] = (s == 0) and '+inf' or s
+      args[#args + 1] = kept[i]
+    end
+    redis.call('ZADD', index, unpack(args))
+    if list then redis.call('HDEL', page, tag) end
+    return
+  end
+  -- Prune expired members only when the index grows: bounded under churn, free on rewrites.
+  if redis.call('ZADD', index, score, key) == 1 then redis.call('ZREMRANGEBYSCORE', index, '-inf', now) end
+end
+
+local function edgeRemove(tag, key)
+  if redis.call('ZREM', p .. 'i:' .. tag, key) == 1 then return end
+  local page, list = pageMembers(tag)
+  if not list then return end
+  local kept = {}
+  for i = 1, #list, 2 do
+    if list[i] ~= key then
+      kept[#kept + 1] = list[i]
+      kept[#kept + 1] = list[i + 1]
+    end
+  end
+  if #kept == 0 then
+    redis.call('HDEL', page, tag)
+  elseif #kept < #list then
+    redis.call('HSET', page, tag, cmsgpack.pack(kept))
+  end
+end
+
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
