@@ -57,7 +57,7 @@ export default async function run(): Promise<void> {
       if ([...okDeps, ...okPlain].some((b) => !b)) throw new Error('a write failed');
     }
 
-    // {ns:0}v:post1 -> 'v:'; index keys split into the shared tag and the entries' own tags.
+    // {ns:0}v:post1 -> 'v:'; sorted-set index keys split into the shared tag and the entries' own tags.
     const kind = (key: string) => {
       const rest = key.slice(key.indexOf('}') + 1);
       if (rest.startsWith('i:')) return rest === 'i:u:posts' ? 'i: (shared tag, 1 key)' : 'i: (own tags)';
@@ -79,7 +79,8 @@ export default async function run(): Promise<void> {
       ['keys', 'count', 'bytes', 'bytes/entry', 'bytes/edge'], rows,
       [`dependsOn [post:<k>, comments:<k>, 'posts']: ${edges.toLocaleString('en-US')} edges; ~250 B JSON values, ttl ${TTL / 1000} s on all.`,
         'dependency overhead = with deps - without deps; bytes/edge = overhead / edges. MEMORY USAGE counts each key with its',
-        'dict entry, not its entry in the expires dict (d: keys carry a ttl too, ~+24..32 B each not shown).',
+        'dict entry, not its entry in the expires dict (only v: keys carry a ttl: the same on both sides).',
+        'With deps, each value carries a header listing its tags; small tags share index pages (p:), big ones get a sorted set (i:).',
         '* reference: a numeric ttl, so Keyv adds "expires":<ms> to each value (with an options object it does not).']);
   } finally {
     await cleanup().catch(() => undefined);

@@ -41,7 +41,8 @@ interface Waiter<T> {
 interface Sender {
   get(key: string): unknown;
   mget(keys: string[]): unknown;
-  keyvCleverSet(prefix: string, args: Array<string | number>): unknown;
+  keyvCleverSet(routing: string, args: Array<string | number>): unknown;
+  keyvCleverMget(first: string, rest: string[]): unknown;
 }
 
 /** One command of a batch and how its reply (or error) reaches the batch's callers. */
@@ -61,8 +62,9 @@ interface Batch {
 
 /** Commands defined on the ioredis client (EVALSHA with automatic script loading). */
 interface CleverCommands {
-  /** ioredis flattens the argument array into the command */
-  keyvCleverSet(prefix: string, args: Array<string | number>): Promise<number[]>;
+  /** ioredis flattens the argument array into the command; `routing` is the first bucket's prefix */
+  keyvCleverSet(routing: string, args: Array<string | number>): Promise<number[]>;
+  keyvCleverMget(first: string, rest: string[]): Promise<Array<string | null>>;
   keyvCleverDelete(prefix: string, ...keys: string[]): Promise<number>;
   keyvCleverInvalidate(prefix: string, ...args: Array<string | number>): Promise<Reply>;
   keyvCleverSweep(prefix: string, ...args: Array<string | number>): Promise<number>;
@@ -73,6 +75,7 @@ interface CleverCommands {
 
 const COMMANDS: Array<[keyof CleverCommands, string]> = [
   ['keyvCleverSet', scripts.set],
+  ['keyvCleverMget', scripts.mget],
   ['keyvCleverDelete', scripts.delete],
   ['keyvCleverInvalidate', scripts.invalidate],
   ['keyvCleverSweep', scripts.sweep],
@@ -178,7 +181,7 @@ export class RedisBackend implements Backend {
     const p = this.prefix(ns, key);
     const vkey = `${p}v:${key}`;
     const pending = this.batches.get(p);
-    if (pending?.setKeys.has(vkey)) this.send(pending);
+    if (pending?.setKeys.has(vkey)) this.send([pending]);
     return new Promise((resolve, reject) => {
       const batch = this.batch(p);
       batch.gets.push({ vkey, resolve, reject });
@@ -220,7 +223,7 @@ export class RedisBackend implements Backend {
   private async setNow(ns: string, entries: WriteEntry[]): Promise<boolean[]> {
     const out = new Array<boolean>(entries.length).fill(false);
     await Promise.all([...this.byBucket(ns, entries, (e) => e.key)].map(async ([p, group]) => {
-      const written = await this.commands.keyvCleverSet(p, setArgs(group.map(([, e]) => e)));
+      const written = await this.commands.keyvCleverSet(p, setArgs([[p, group.map(([, e]) => e)]]));
       group.forEach(([i], j) => { out[i] = written[j] === 1; });
     }));
     return out;
@@ -240,74 +243,93 @@ export class RedisBackend implements Backend {
   }
 
   private sendIfFull(batch: Batch): void {
-    if (batch.gets.length + batch.sets.length >= BATCH_LIMIT) this.send(batch);
+    if (batch.gets.length + batch.sets.length >= BATCH_LIMIT) this.send([batch]);
   }
 
   /**
    * Sends every pending batch (before any other command, so that commands keep their order).
-   * On a cluster, the batches bound for one node go in one pipeline: one socket write per node.
+   * The batches bound for one Redis process go together: their gets in one command, their sets in
+   * one set script call (on a cluster, in one pipeline per node: one socket write per node).
    */
   private flush(): void {
-    if (this.batches.size > 1 && isCluster(this.client) && this.client.slots.length > 0) {
-      const byNode = new Map<string, Batch[]>();
-      for (const batch of this.batches.values()) {
-        const node = this.client.slots[this.slotOf(batch.p)]?.[0];
-        if (node === undefined) {
-          this.send(batch); // slot not mapped yet: ioredis routes it
-          continue;
-        }
-        let list = byNode.get(node);
-        if (!list) byNode.set(node, (list = []));
-        list.push(batch);
-      }
-      for (const list of byNode.values()) {
-        if (list.length === 1) {
-          this.send(list[0]!);
-          continue;
-        }
-        const pipeline = this.client.pipeline();
-        const settles = list.flatMap((batch) => this.calls(batch).map((call) => {
-          call.send(pipeline as unknown as Sender);
-          return call.settle;
-        }));
-        pipeline.exec().then(
-          (results) => settles.forEach((settle, i) => settle(results?.[i]?.[0] ?? null, results?.[i]?.[1])),
-          (error: unknown) => settles.forEach((settle) => settle(error, undefined)),
-        );
-      }
+    if (this.batches.size === 0) return;
+    if (!isCluster(this.client)) {
+      this.send([...this.batches.values()]);
       return;
     }
-    for (const batch of this.batches.values()) this.send(batch);
+    const byNode = new Map<string, Batch[]>();
+    for (const batch of this.batches.values()) {
+      const node = this.client.slots[this.slotOf(batch.p)]?.[0];
+      if (node === undefined) {
+        this.send([batch]); // slot not mapped yet: ioredis routes it
+        continue;
+      }
+      let list = byNode.get(node);
+      if (!list) byNode.set(node, (list = []));
+      list.push(batch);
+    }
+    for (const list of byNode.values()) this.send(list);
   }
 
-  private send(batch: Batch): void {
-    for (const call of this.calls(batch)) {
+  /** Sends batches that live on one Redis process (see calls). */
+  private send(batches: Batch[]): void {
+    const calls = this.calls(batches);
+    if (calls.length > 1 && isCluster(this.client)) {
+      const pipeline = this.client.pipeline();
+      for (const call of calls) call.send(pipeline as unknown as Sender);
+      pipeline.exec().then(
+        (results) => calls.forEach((call, i) => call.settle(results?.[i]?.[0] ?? null, results?.[i]?.[1])),
+        (error: unknown) => calls.forEach((call) => call.settle(error, undefined)),
+      );
+      return;
+    }
+    for (const call of calls) {
       (call.send(this.client as unknown as Sender) as Promise<unknown>).then((reply) => call.settle(null, reply), (error: unknown) => call.settle(error, undefined));
     }
   }
 
   /**
-   * Takes one bucket's batch out of the pending ones as commands: the gets first (each was issued
-   * before any pending set of its key, see get), then the sets in the order they were issued.
-   * An error settles every caller of its command with it.
+   * Takes batches of one Redis process out of the pending ones as commands: the gets first (each
+   * was issued before any pending set of its key, see get), then the sets in the order they were
+   * issued. Gets of one bucket are one GET or MGET; gets of several buckets one read script (a
+   * cluster refuses MGET across slots). An error settles every caller of its command with it; a
+   * multi-bucket command that meets a slot that moved is sent again bucket by bucket, which
+   * ioredis routes and redirects.
    */
-  private calls(batch: Batch): Call[] {
-    this.batches.delete(batch.p);
+  private calls(batches: Batch[]): Call[] {
+    // (a batch sent again after a moved slot is no longer pending: keep a newer one of its bucket)
+    for (const batch of batches) if (this.batches.get(batch.p) === batch) this.batches.delete(batch.p);
     const out: Call[] = [];
-    const { gets, sets } = batch;
+    const reading = batches.filter((b) => b.gets.length > 0);
+    const gets = reading.flatMap((b) => b.gets);
+    const settleGets = (error: unknown, values: unknown): void => gets.forEach((g, i) => (error ? g.reject(error) : g.resolve(unframeOrUndefined((values as Array<string | null>)[i]))));
     if (gets.length === 1) {
       const g = gets[0]!;
       out.push({ send: (to) => to.get(g.vkey), settle: (error, value) => (error ? g.reject(error) : g.resolve(unframeOrUndefined(value as string | null))) });
+    } else if (reading.length === 1) {
+      out.push({ send: (to) => to.mget(gets.map((g) => g.vkey)), settle: settleGets });
     } else if (gets.length > 1) {
       out.push({
-        send: (to) => to.mget(gets.map((g) => g.vkey)),
-        settle: (error, values) => gets.forEach((g, i) => (error ? g.reject(error) : g.resolve(unframeOrUndefined((values as Array<string | null>)[i])))),
+        send: (to) => to.keyvCleverMget(gets[0]!.vkey, gets.slice(1).map((g) => g.vkey)),
+        settle: (error, values) => {
+          if (error && movedSlot(error)) for (const b of reading) this.send([{ ...b, sets: [] }]);
+          else settleGets(error, values);
+        },
       });
     }
-    if (sets.length > 0) {
+    const writing = batches.filter((b) => b.sets.length > 0);
+    if (writing.length > 0) {
+      const sets = writing.flatMap((b) => b.sets);
       out.push({
-        send: (to) => to.keyvCleverSet(batch.p, setArgs(sets.map((e) => e.entry))),
-        settle: (error, written) => sets.forEach((e, i) => (error ? e.reject(error) : e.resolve([(written as number[])[i] === 1]))),
+        send: (to) => to.keyvCleverSet(writing[0]!.p, setArgs(writing.map((b) => [b.p, b.sets.map((e) => e.entry)]))),
+        settle: (error, written) => {
+          // Nothing was written: the script touches every bucket before its first write.
+          if (error && writing.length > 1 && movedSlot(error)) {
+            for (const b of writing) this.send([{ ...b, gets: [] }]);
+            return;
+          }
+          sets.forEach((e, i) => (error ? e.reject(error) : e.resolve([(written as number[])[i] === 1])));
+        },
       });
     }
     return out;
@@ -450,9 +472,19 @@ export class RedisBackend implements Backend {
   }
 }
 
-/** The set script's arguments for entries of one bucket (see set.lua). */
-function setArgs(entries: WriteEntry[]): Array<string | number> {
-  const args: Array<string | number> = [entries.length];
+/**
+ * A cluster error that means a bucket is not (or no longer) served where the command went: a
+ * multi-bucket command is then resent bucket by bucket.
+ */
+function movedSlot(error: unknown): boolean {
+  return /MOVED|ASK|TRYAGAIN|CROSSSLOT|non local key|same slot/.test((error as Error)?.message ?? '');
+}
+
+/** The set script's arguments for entries grouped by bucket (see set.lua). */
+function setArgs(groups: Array<[prefix: string, entries: WriteEntry[]]>): Array<string | number> {
+  const args: Array<string | number> = [groups.length, ...groups.map(([p]) => p)];
+  for (const [, entries] of groups) {
+  args.push(entries.length);
   for (const e of entries) {
     args.push(e.key, e.value, e.ttl ?? 0, e.deps.tags.length, ...e.deps.tags, e.deps.schemes.length);
     for (const [table, scheme] of e.deps.schemes) args.push(table, scheme);
@@ -460,6 +492,7 @@ function setArgs(entries: WriteEntry[]): Array<string | number> {
     args.push(guards.length);
     for (const [tag, generation] of guards) args.push(tag, generation);
     args.push(e.unlock ?? '');
+  }
   }
   return args;
 }

@@ -24,6 +24,7 @@ function withEdges(name: string): string {
 /** The Redis scripts, by name. Only fixed source text goes here: user input travels in KEYS/ARGV. */
 export const scripts = {
   set: withEdges('set'),
+  mget: read('mget'),
   delete: withEdges('delete'),
   invalidate: withEdges('invalidate'),
   sweep: withEdges('sweep'),

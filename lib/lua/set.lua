@@ -1,81 +1,93 @@
--- Writes entries with their dependency index, atomically, in one bucket.
--- KEYS[1] = bucket prefix "{ns:b}"; every key is built from it so all share one slot.
--- ARGV = n, then per entry:
+#!lua flags=allow-cross-slot-keys
+-- Writes entries with their dependency index, atomically, in one call.
+-- KEYS[1] = the first bucket prefix "{ns:b}" (routes the call); every key is built from a prefix.
+-- ARGV = ngroups, prefix* (one per bucket group), then per group: n, then per entry:
 --   key, value, ttl (ms, 0 = none), ntags, tag*, nschemes, (table, scheme)*, nguards, (tag, generation)*,
 --   unlock token ('' = none: else the fill lock l:<key> is released if this token holds it)
+-- Each entry's keys share its bucket's slot; the buckets of one call are served by one Redis
+-- process (on a cluster, one node: the client groups them so).
 -- Layout (see edges.lua): v:<key> the value behind its tag-list header, p:<page> / i:<tag> the
 -- index, s:<table> set of schemes, g:<tag> generation counter, l:<key> fill lock.
 -- Invariant: every tag in a value's header indexes its key with a score at or past the header's
 -- indexedUntil, which is at or past the value's expiry. A rewrite with the same tags whose
 -- indexedUntil already covers the new expiry therefore writes the value only.
--- Returns one 1/0 per entry: written, or refused because a guarded generation moved.
-p = KEYS[1]
+-- Returns one 1/0 per entry, in order: written, or refused because a guarded generation moved.
 local now = clock()
-local n = tonumber(ARGV[1])
+local ngroups = tonumber(ARGV[1])
+if ngroups > 1 then
+  -- A bucket whose slot moved to another node fails this read before anything is written: the
+  -- client then sends each bucket on its own.
+  for g = 1, ngroups do redis.call('EXISTS', ARGV[1 + g] .. 's:') end
+end
 
 local result = {}
-local a = 2
-for e = 1, n do
-  local key, value, ttl = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  local ntags = tonumber(ARGV[a + 3])
-  local tags = {}
-  for i = 1, ntags do tags[i] = ARGV[a + 3 + i] end
-  a = a + 4 + ntags
-  local nschemes = tonumber(ARGV[a])
-  local schemesAt = a + 1
-  a = a + 1 + 2 * nschemes
-  local nguards = tonumber(ARGV[a])
-  local ok = true
-  for i = 0, nguards - 1 do
-    local current = tonumber(redis.call('GET', p .. 'g:' .. ARGV[a + 1 + 2 * i]) or '0')
-    if current ~= tonumber(ARGV[a + 2 + 2 * i]) then ok = false end
-  end
-  a = a + 1 + 2 * nguards
-  local unlock = ARGV[a]
+local a = 2 + ngroups
+for g = 1, ngroups do
+  p = ARGV[1 + g]
+  local n = tonumber(ARGV[a])
   a = a + 1
-  if unlock ~= '' and redis.call('GET', p .. 'l:' .. key) == unlock then redis.call('DEL', p .. 'l:' .. key) end
+  for e = 1, n do
+    local key, value, ttl = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+    local ntags = tonumber(ARGV[a + 3])
+    local tags = {}
+    for i = 1, ntags do tags[i] = ARGV[a + 3 + i] end
+    a = a + 4 + ntags
+    local nschemes = tonumber(ARGV[a])
+    local schemesAt = a + 1
+    a = a + 1 + 2 * nschemes
+    local nguards = tonumber(ARGV[a])
+    local ok = true
+    for i = 0, nguards - 1 do
+      local current = tonumber(redis.call('GET', p .. 'g:' .. ARGV[a + 1 + 2 * i]) or '0')
+      if current ~= tonumber(ARGV[a + 2 + 2 * i]) then ok = false end
+    end
+    a = a + 1 + 2 * nguards
+    local unlock = ARGV[a]
+    a = a + 1
+    if unlock ~= '' and redis.call('GET', p .. 'l:' .. key) == unlock then redis.call('DEL', p .. 'l:' .. key) end
 
-  if ok then
-    local vkey = p .. 'v:' .. key
-    local untilMs = nil
-    if ntags > 0 then
-      local oldTags, oldUntil = header(redis.call('GET', vkey))
-      -- The index outlives the value by up to 1/32 of its ttl, so that rewrites within that
-      -- slack (hot keys) find it current and skip the index work.
-      if ttl > 0 then untilMs = now + ttl + math.floor(ttl / 32) end
-      local current = #oldTags == ntags
-      if current then
-        if ttl > 0 then current = oldUntil ~= nil and oldUntil >= now + ttl else current = oldUntil == nil end
-      end
-      if current then
-        for i = 1, ntags do
-          if oldTags[i] ~= tags[i] then current = false break end
+    if ok then
+      local vkey = p .. 'v:' .. key
+      local untilMs = nil
+      if ntags > 0 then
+        local oldTags, oldUntil = header(redis.call('GET', vkey))
+        -- The index outlives the value by up to 1/32 of its ttl, so that rewrites within that
+        -- slack (hot keys) find it current and skip the index work.
+        if ttl > 0 then untilMs = now + ttl + math.floor(ttl / 32) end
+        local current = #oldTags == ntags
+        if current then
+          if ttl > 0 then current = oldUntil ~= nil and oldUntil >= now + ttl else current = oldUntil == nil end
         end
-      end
-      if current then
-        untilMs = oldUntil
-      else
-        if #oldTags > 0 then
-          -- Drop the edges of the previous value that the new one no longer has.
-          local keep = {}
-          for i = 1, ntags do keep[tags[i]] = true end
-          for _, tag in ipairs(oldTags) do
-            if not keep[tag] then edgeRemove(tag, key) end
+        if current then
+          for i = 1, ntags do
+            if oldTags[i] ~= tags[i] then current = false break end
           end
         end
-        for i = 1, ntags do edgeAdd(tags[i], key, untilMs, now) end
+        if current then
+          untilMs = oldUntil
+        else
+          if #oldTags > 0 then
+            -- Drop the edges of the previous value that the new one no longer has.
+            local keep = {}
+            for i = 1, ntags do keep[tags[i]] = true end
+            for _, tag in ipairs(oldTags) do
+              if not keep[tag] then edgeRemove(tag, key) end
+            end
+          end
+          for i = 1, ntags do edgeAdd(tags[i], key, untilMs, now) end
+        end
+        for i = 0, nschemes - 1 do
+          redis.call('SADD', p .. 's:' .. ARGV[schemesAt + 2 * i], ARGV[schemesAt + 2 * i + 1])
+        end
       end
-      for i = 0, nschemes - 1 do
-        redis.call('SADD', p .. 's:' .. ARGV[schemesAt + 2 * i], ARGV[schemesAt + 2 * i + 1])
-      end
+      -- A value written without tags leaves the old value's index members behind: harmless, as
+      -- invalidation checks the header, and pruned when they expire or their tag is invalidated.
+      local stored = frame(value, tags, untilMs)
+      if ttl > 0 then redis.call('SET', vkey, stored, 'PX', ttl) else redis.call('SET', vkey, stored) end
+      result[#result + 1] = 1
+    else
+      result[#result + 1] = 0
     end
-    -- A value written without tags leaves the old value's index members behind: harmless, as
-    -- invalidation checks the header, and pruned when they expire or their tag is invalidated.
-    local stored = frame(value, tags, untilMs)
-    if ttl > 0 then redis.call('SET', vkey, stored, 'PX', ttl) else redis.call('SET', vkey, stored) end
-    result[e] = 1
-  else
-    result[e] = 0
   end
 end
 return result

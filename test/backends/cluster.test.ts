@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { CleverStore, matching } from '../../lib/index.js';
+import { bucketOf, hashSlot } from '../../lib/backends/redis.js';
 import { sleep } from '../support/backends.js';
 import { LocalCluster } from '../support/cluster.js';
 
@@ -43,6 +44,48 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
       }
     } finally {
       await store.disconnect();
+    }
+  });
+
+  it('sends the calls of one tick bound for one node as one read and one write, and bucket by bucket once a slot has moved', async () => {
+    const client = new Cluster(cluster.nodes);
+    const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'per-node' });
+    const errors: Error[] = [];
+    store.on('error', (e: Error) => errors.push(e));
+    const masters: Redis[] = [];
+    const scriptCalls = async () => Promise.all(masters.map(async (m) => {
+      const stats = await m.info('commandstats');
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    }));
+    const keys = Array.from({ length: 120 }, (_, i) => `k${i}`);
+    try {
+      for (const port of cluster.ports) if ((await role(port)) === 'master') masters.push(new Redis(port, '127.0.0.1'));
+      // Load the scripts everywhere first.
+      await store.setMany(keys.map((key) => ({ key, value: 'warm', ttl: { dependsOn: ['all'] } })));
+      await Promise.all(keys.map((key) => store.get(key)));
+      for (const m of masters) await m.config('RESETSTAT');
+      // 120 keys over 64 buckets: every node holds many of them.
+      expect(await Promise.all(keys.map((key, i) => store.set(key, `v${i}`, { dependsOn: ['all'] })))).to.deep.equal(keys.map(() => true));
+      expect(await scriptCalls()).to.deep.equal([1, 1, 1]);
+      expect(await Promise.all(keys.map((key) => store.get(key)))).to.deep.equal(keys.map((_, i) => `v${i}`));
+      expect(await scriptCalls()).to.deep.equal([2, 2, 2]);
+
+      // Point one bucket's slot at a node that does not serve it, as a client sees it during a
+      // resharding: that node's combined calls fail, and are sent again bucket by bucket.
+      const slot = hashSlot(`{per-node:${bucketOf('k0', 64)}}`);
+      const owner = client.slots[slot]![0]!;
+      const other = client.slots.find((nodes) => nodes !== undefined && nodes[0] !== owner)![0]!;
+      client.slots[slot] = [other];
+      expect(await Promise.all(keys.map((key, i) => store.set(key, `w${i}`, { dependsOn: ['all'] })))).to.deep.equal(keys.map(() => true));
+      client.slots[slot] = [other];
+      expect(await Promise.all(keys.map((key) => store.get(key)))).to.deep.equal(keys.map((_, i) => `w${i}`));
+      expect(await store.invalidate('all')).to.equal(keys.length);
+      expect(errors).to.deep.equal([]);
+    } finally {
+      for (const m of masters) m.disconnect();
+      await store.clear().catch(() => undefined);
+      await store.disconnect();
+      client.disconnect();
     }
   });
 
