@@ -5,8 +5,10 @@
  *     ops/s and the per-operation cost ratio (standalone ops/s / cluster ops/s; target <= 1.2x);
  *   - invalidation of one tag holding 1k / 10k / 100k entries on the cluster: wall time, script
  *     calls, and the longest single script call on any master (per-node SLOWLOG).
- * Both stores use their defaults: 1 bucket standalone, 64 buckets on the cluster; a third side
- * runs the cluster with 4 buckets to show what the per-tick fan-out over buckets and nodes costs.
+ * Both stores use their defaults: 1 bucket standalone, 16 buckets on the cluster; two more sides
+ * run the cluster with 64 and 4 buckets to show what the fan-out over buckets costs, and a last
+ * one a one-node cluster (one redis-server holding every slot, 16 buckets): the cluster code path
+ * without the extra processes, which tells the client's share of the cost from the machine's.
  */
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -28,9 +30,12 @@ const ROUND_MS = 300;
 const SEQ_ROUNDS = 4;
 const SEQ_MS = 150;
 const SIZES = [1_000, 10_000, 100_000];
+const DEFAULT_CHUNK = 250; // CleverStore's defaults (lib/store.ts)
+const DEFAULT_BUDGET = 2;
+const BUDGETS = [1, 4];
 const WRITE_BATCH = 500;
 const TARGET_COST = 1.2;
-const FEW_BUCKETS = 4;
+const OTHER_BUCKETS = [64, 4];
 const TARGET_CALL_US = 10_000;
 const SLOWLOG_LEN = 10_000;
 const SLOWLOG_THRESHOLD_US = 100;
@@ -66,29 +71,30 @@ async function preload(kv: Keyv): Promise<void> {
   }
 }
 
-async function throughputs(standalone: Keyv, cluster: Keyv, fewBuckets: Keyv): Promise<void> {
-  for (const kv of [standalone, cluster, fewBuckets]) await preload(kv);
+async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labels: string[]): Promise<void> {
+  for (const kv of [standalone, cluster, ...others]) await preload(kv);
   const rows: Cell[][] = [];
   const seqRows: Cell[][] = [];
   for (const s of scenarios) {
-    const ops = [s.op(standalone), s.op(cluster), s.op(fewBuckets)];
-    const [a, b, c] = await alternate(ops.map((op) => () => throughput(op, WORKERS, ROUND_MS)), ROUNDS,
-      ops.map((op) => () => throughput(op, WORKERS, 200))) as [number[], number[], number[]];
-    const cost = a.map((x, i) => x / b[i]!); // per round: cluster's time per op / standalone's
+    const ops = [s.op(standalone), s.op(cluster), ...others.map((kv) => s.op(kv))];
+    const [a, b, ...rest] = await alternate(ops.map((op) => () => throughput(op, WORKERS, ROUND_MS)), ROUNDS,
+      ops.map((op) => () => throughput(op, WORKERS, 200))) as number[][];
+    const cost = a!.map((x, i) => x / b![i]!); // per round: cluster's time per op / standalone's
     const mid = median(cost);
-    rows.push([s.name, Math.round(median(a)), Math.round(median(b)), ratio(mid), `${ratio(Math.min(...cost))}..${ratio(Math.max(...cost))}`,
-      mid <= TARGET_COST ? 'yes' : 'NO', Math.round(median(c)), ratio(median(a.map((x, i) => x / c[i]!)))]);
+    rows.push([s.name, Math.round(median(a!)), Math.round(median(b!)), ratio(mid), `${ratio(Math.min(...cost))}..${ratio(Math.max(...cost))}`,
+      mid <= TARGET_COST ? 'yes' : 'NO', ...rest.flatMap((c) => [Math.round(median(c)), ratio(median(a!.map((x, i) => x / c[i]!)))])]);
     const [la, lb] = await alternate(ops.slice(0, 2).map((op) => () => latencies(op, SEQ_MS)), SEQ_ROUNDS) as [number[][], number[][]];
     seqRows.push([s.name, percentile(la.flat(), 50).toFixed(0), percentile(la.flat(), 99).toFixed(0),
       percentile(lb.flat(), 50).toFixed(0), percentile(lb.flat(), 99).toFixed(0)]);
   }
   printTable(`CleverStore through Keyv, standalone vs cluster, ${WORKERS} concurrent workers, ops/s (median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms)`,
-    ['operation', 'standalone', 'cluster', 'cost ratio', 'ratio range', `<= ${TARGET_COST}x`, `cluster, ${FEW_BUCKETS} buckets`, 'its cost ratio'], rows,
+    ['operation', 'standalone', 'cluster', 'cost ratio', 'ratio range', `<= ${TARGET_COST}x`, ...labels.flatMap((label) => [label, 'its ratio'])], rows,
     ['cost ratio = per round, standalone ops/s / cluster ops/s (time per operation on the cluster relative to standalone).',
-      'standalone: 1 bucket, one connection. cluster: 64 buckets (default) over 3 masters (3 replicas replicating every write),',
-      'one connection per node; same-tick calls are batched per bucket and the batches of one node sent as one pipeline,',
-      'so 50 calls spread over 64 buckets make ~40 commands per tick (vs 2-3 standalone), to 3 processes instead of 1.',
-      'All 6 redis-server processes share the machine\'s 2 cores with this process: the fan-out cost is exaggerated here.']);
+      'standalone: 1 bucket, one connection. cluster: 16 buckets (default) over 3 masters (3 replicas replicating every write),',
+      'one connection per node; the gets of one tick bound for one node are one read (a read script across its buckets, or',
+      'MGET for one bucket), their sets one set script call: ~1-2 commands per node and tick, to 3 processes instead of 1.',
+      'All 6 redis-server processes share the machine\'s 2 cores with this process: every round trip waits for a core.',
+      '1-node cluster: the same client code (ioredis Cluster, 16 buckets, per-node read and write) against one redis-server.']);
   printTable(`Sequential (1 op in flight), latency µs (${SEQ_ROUNDS} alternating rounds of ${SEQ_MS} ms)`,
     ['operation', 'standalone p50', 'standalone p99', 'cluster p50', 'cluster p99'], seqRows);
 }
@@ -116,12 +122,15 @@ async function masters(cluster: LocalCluster): Promise<Redis[]> {
   return out;
 }
 
-async function invalidations(cluster: LocalCluster, store: CleverStore): Promise<void> {
+/** Invalidation runs: [label, store, entries]. */
+type InvalidationCase = [string, CleverStore, number];
+
+async function invalidations(cluster: LocalCluster, cases: InvalidationCase[]): Promise<void> {
   const nodes = await masters(cluster);
   const slowlogs = nodes.map((n) => new Slowlog(n));
   try {
     const rows: Cell[][] = [];
-    for (const n of SIZES) {
+    for (const [label, store, n] of cases) {
       await store.clear();
       await populate(store, n);
       for (const s of slowlogs) await s.enable(SLOWLOG_LEN, SLOWLOG_THRESHOLD_US);
@@ -135,19 +144,20 @@ async function invalidations(cluster: LocalCluster, store: CleverStore): Promise
         const durations = perNode.flatMap((r) => r.calls.map((c) => c.micros));
         const maxPerNode = perNode.map((r) => Math.max(0, ...r.calls.map((c) => c.micros)));
         const max = Math.max(...maxPerNode);
-        rows.push([`${n.toLocaleString('en-US')} entries`, durations.length, ms.toFixed(0), Math.round(n / (ms / 1000)),
+        rows.push([label, durations.length, ms.toFixed(0), Math.round(n / (ms / 1000)),
           Math.round(median(durations)), max, maxPerNode.join('/'), max <= TARGET_CALL_US ? 'yes' : 'NO']);
         if (perNode.some((r) => r.truncated)) console.log('  warning: a slowlog filled up; call counts may be low');
       } finally {
         for (const s of slowlogs) await s.restore();
       }
     }
-    printTable('invalidate(\'big\') on the cluster (64 buckets, default invalidateChunk per bucket and call)',
+    printTable(`invalidate('big') on the cluster (16 buckets, invalidateChunk ${DEFAULT_CHUNK} per bucket and call)`,
       ['case', 'script calls', 'total ms', 'entries/s', 'median call µs', 'max call µs', 'max per master µs', `max <= ${TARGET_CALL_US / 1000} ms`], rows,
       ['each entry depends on [big, item:<k>, group:<k % (n/100)>]; the buckets are invalidated in parallel, each master runs its own.',
         `Call durations: server-side wall time, per-master SLOWLOG (slower than ${SLOWLOG_THRESHOLD_US} µs), EVALSHA of this store's connections`,
         'only (shorter calls are not counted). The 3 masters run their calls at once while their replicas apply them, 6 processes on',
-        '2 cores: a call takes ~3x its standalone time here.']);
+        '2 cores: a call takes ~3x its standalone time here, and its wall time includes the time its process waits for a core.',
+        `budget = invalidateBudget (default ${DEFAULT_BUDGET} ms): each call stops once it has run that long (checked every 50 entries).`]);
   } finally {
     for (const s of slowlogs) await s.restore().catch(() => undefined);
     for (const node of nodes) node.disconnect();
@@ -157,27 +167,43 @@ async function invalidations(cluster: LocalCluster, store: CleverStore): Promise
 export default async function run(): Promise<void> {
   const admin = adminClient('keyv-clever-bench-cluster-admin');
   const cluster = await LocalCluster.start();
+  const single = await LocalCluster.start(1).catch(async (error: unknown) => {
+    await cluster.stop();
+    throw error;
+  });
   const standaloneStore = new CleverStore(REDIS_URL, { connectionName: CLIENT, sweepInterval: 0 });
   const clusterStore = new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0 });
-  const fewStore = new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, buckets: FEW_BUCKETS });
+  const otherStores = [
+    ...OTHER_BUCKETS.map((buckets) => new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, buckets })),
+    new CleverStore({ cluster: single.nodes, connectionName: CLIENT, sweepInterval: 0 }),
+  ];
+  const labels = [...OTHER_BUCKETS.map((n) => `${n} buckets`), '1-node cluster'];
   const invalidating = new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv` });
-  const stores = [standaloneStore, clusterStore, fewStore, invalidating];
+  const budgeted = BUDGETS.map((invalidateBudget) => new CleverStore({
+    cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv`, invalidateBudget,
+  }));
+  const stores = [standaloneStore, clusterStore, ...otherStores, invalidating, ...budgeted];
   for (const s of stores) s.on('error', (e) => console.error('CleverStore error:', e.message));
   const standalone = new Keyv({ store: standaloneStore, namespace: NS });
   const onCluster = new Keyv({ store: clusterStore, namespace: NS });
-  const fewBuckets = new Keyv({ store: fewStore, namespace: `${NS}-few` });
+  const others = otherStores.map((store, i) => new Keyv({ store, namespace: `${NS}-${i}` }));
   try {
     await unlinkMatching(admin, `{${NS}:*`);
-    await throughputs(standalone, onCluster, fewBuckets);
+    await throughputs(standalone, onCluster, others, labels);
     await onCluster.clear();
-    await fewBuckets.clear();
-    await invalidations(cluster, invalidating);
+    for (const kv of others) await kv.clear();
+    const big = SIZES[SIZES.length - 1]!;
+    await invalidations(cluster, [
+      ...SIZES.map((n): InvalidationCase => [`${n.toLocaleString('en-US')} entries`, invalidating, n]),
+      ...budgeted.map((store, i): InvalidationCase => [`${big.toLocaleString('en-US')}, budget ${BUDGETS[i]} ms`, store, big]),
+    ]);
     await invalidating.clear();
   } finally {
     await unlinkMatching(admin, `{${NS}:*`).catch(() => undefined);
-    for (const kv of [standalone, onCluster, fewBuckets]) await kv.disconnect().catch(() => undefined);
-    await invalidating.disconnect().catch(() => undefined);
+    for (const kv of [standalone, onCluster, ...others]) await kv.disconnect().catch(() => undefined);
+    for (const store of [invalidating, ...budgeted]) await store.disconnect().catch(() => undefined);
     admin.disconnect();
     await cluster.stop();
+    await single.stop();
   }
 }

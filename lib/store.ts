@@ -43,7 +43,8 @@ export interface CleverStoreOptions extends RedisOptions {
   /** reject on Redis errors instead of emitting `'error'` and degrading to a miss (default false) */
   throwOnErrors?: boolean;
   /**
-   * buckets keys are spread over (default 1 on a single Redis, 64 on a cluster). Every process
+   * buckets keys are spread over (default 1 on a single Redis, 16 on a cluster: a namespace then
+   * spreads over up to 16 masters). Every process
    * sharing a namespace must use the same count.
    */
   buckets?: number;
@@ -51,7 +52,7 @@ export interface CleverStoreOptions extends RedisOptions {
   invalidateChunk?: number;
   /**
    * ms after which one invalidation script call stops, between slices of 50 entries, and leaves
-   * the rest to the next call (default 4): bounds how long a huge invalidation blocks Redis at a
+   * the rest to the next call (default 2): bounds how long a huge invalidation blocks Redis at a
    * time, however busy the machine
    */
   invalidateBudget?: number;
@@ -162,9 +163,9 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     if (opts.cluster !== undefined && (!Array.isArray(opts.cluster) || opts.cluster.length === 0)) {
       throw new TypeError(`CleverStore: cluster must be a non-empty array of { host, port } startup nodes, got ${describe(opts.cluster)}`);
     }
-    const buckets = positiveInteger(opts.buckets ?? (clustered ? 64 : 1), 'buckets');
+    const buckets = positiveInteger(opts.buckets ?? (clustered ? 16 : 1), 'buckets');
     const invalidateChunk = positiveInteger(opts.invalidateChunk ?? 250, 'invalidateChunk');
-    const invalidateBudget = positiveInteger(opts.invalidateBudget ?? 4, 'invalidateBudget');
+    const invalidateBudget = positiveInteger(opts.invalidateBudget ?? 2, 'invalidateBudget');
     const raceWindow = nonNegativeInteger(opts.raceWindow ?? 30_000, 'raceWindow');
     const scanCount = positiveInteger(opts.scanCount ?? 1000, 'scanCount');
     const sweepInterval = nonNegativeInteger(opts.sweepInterval ?? 60_000, 'sweepInterval');

@@ -42,7 +42,7 @@ interface Sender {
   get(key: string): unknown;
   mget(keys: string[]): unknown;
   keyvCleverSet(routing: string, args: Array<string | number>): unknown;
-  keyvCleverMget(first: string, rest: string[]): unknown;
+  keyvCleverMget(routing: string, args: Array<string | number>): unknown;
 }
 
 /** One command of a batch and how its reply (or error) reaches the batch's callers. */
@@ -64,7 +64,7 @@ interface Batch {
 interface CleverCommands {
   /** ioredis flattens the argument array into the command; `routing` is the first bucket's prefix */
   keyvCleverSet(routing: string, args: Array<string | number>): Promise<number[]>;
-  keyvCleverMget(first: string, rest: string[]): Promise<Array<string | null>>;
+  keyvCleverMget(routing: string, args: Array<string | number>): Promise<Array<string | null>>;
   keyvCleverDelete(prefix: string, ...keys: string[]): Promise<number>;
   keyvCleverInvalidate(prefix: string, ...args: Array<string | number>): Promise<Reply>;
   keyvCleverSweep(prefix: string, ...args: Array<string | number>): Promise<number>;
@@ -310,7 +310,7 @@ export class RedisBackend implements Backend {
       out.push({ send: (to) => to.mget(gets.map((g) => g.vkey)), settle: settleGets });
     } else if (gets.length > 1) {
       out.push({
-        send: (to) => to.keyvCleverMget(gets[0]!.vkey, gets.slice(1).map((g) => g.vkey)),
+        send: (to) => to.keyvCleverMget(gets[0]!.vkey, reading.flatMap((b) => [b.gets.length, ...b.gets.map((g) => g.vkey)])),
         settle: (error, values) => {
           if (error && movedSlot(error)) for (const b of reading) this.send([{ ...b, sets: [] }]);
           else settleGets(error, values);

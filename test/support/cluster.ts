@@ -11,6 +11,8 @@ const run = promisify(execFile);
 /**
  * A real local Redis Cluster: 6 redis-server processes (3 masters, 3 replicas) on free ports,
  * joined with `redis-cli --cluster create`. Tests reach it through `CLUSTER_NODES`.
+ * `start(1)` is a one-node cluster holding every slot (no replica): the cluster code path with
+ * one process, as a control for the benchmarks.
  */
 export class LocalCluster {
   private constructor(readonly ports: number[], private readonly children: ChildProcess[], private readonly dir: string) {}
@@ -29,13 +31,15 @@ export class LocalCluster {
         const port = await freeClusterPort(ports);
         ports.push(port);
         children.push(spawn('redis-server', [
-          '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+          // announce-ip: a node that never met another would report its address as '' in CLUSTER SLOTS
+          '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1',
           '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000',
           '--save', '', '--appendonly', 'no', '--dir', dir,
         ], { stdio: 'ignore' }));
       }
       for (const port of ports) await waitFor(async () => (await ping(port)) === 'PONG');
-      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
+      if (size === 1) await command(ports[0]!, ['CLUSTER', 'ADDSLOTSRANGE', '0', '16383']);
+      else await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
       await waitFor(async () => {
         for (const port of ports) {
           const info = await command(port, ['CLUSTER', 'INFO']);
