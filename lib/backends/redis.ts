@@ -40,6 +40,7 @@ interface Waiter<T> {
 /** What a batch's commands are sent to: the client, or a pipeline of the client (cluster). */
 interface Sender {
   get(key: string): unknown;
+  set(key: string, value: string, px?: 'PX', ttl?: number): unknown;
   mget(keys: string[]): unknown;
   keyvCleverSet(routing: string, args: Array<string | number>): unknown;
   keyvCleverMget(routing: string, args: Array<string | number>): unknown;
@@ -318,7 +319,16 @@ export class RedisBackend implements Backend {
       });
     }
     const writing = batches.filter((b) => b.sets.length > 0);
-    if (writing.length > 0) {
+    const lone = writing.length === 1 && writing[0]!.sets.length === 1 ? writing[0]!.sets[0]! : undefined;
+    if (lone && isPlain(lone.entry)) {
+      // A lone write without dependencies, guards or lock is a plain SET: no script to run.
+      const { entry } = lone;
+      const vkey = `${writing[0]!.p}v:${entry.key}`;
+      out.push({
+        send: (to) => (entry.ttl ? to.set(vkey, framePlain(entry.value), 'PX', entry.ttl) : to.set(vkey, framePlain(entry.value))),
+        settle: (error) => (error ? lone.reject(error) : lone.resolve([true])),
+      });
+    } else if (writing.length > 0) {
       const sets = writing.flatMap((b) => b.sets);
       out.push({
         send: (to) => to.keyvCleverSet(writing[0]!.p, setArgs(writing.map((b) => [b.p, b.sets.map((e) => e.entry)]))),
@@ -471,6 +481,12 @@ export class RedisBackend implements Backend {
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
   }
 }
+
+/** A write that touches no index, generation or lock: its bucket's value key alone. */
+const isPlain = (e: WriteEntry): boolean => e.deps.tags.length === 0 && !e.guards?.length && !e.unlock;
+
+/** A value stored without dependencies, as set.lua stores it: as is, unless it could pass for a header. */
+const framePlain = (value: string): string => (value.charCodeAt(0) === 1 ? `\x01\x02${value}` : value);
 
 /**
  * A cluster error that means a bucket is not (or no longer) served where the command went: a

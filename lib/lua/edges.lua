@@ -52,20 +52,21 @@ local function frame(value, tags, untilMs)
   return '\1' .. table.concat(parts, '\n') .. '\2' .. value
 end
 
--- The tag list and indexedUntil (nil = none) of a stored value; no tags when it has no header.
+-- The tag list and indexedUntil (nil = none) of a stored value, and where its header ends (0 if
+-- it has none); no tags when it has no header.
 local function header(stored)
-  if not stored or string.byte(stored, 1) ~= 1 then return {}, nil end
+  if not stored or string.byte(stored, 1) ~= 1 then return {}, nil, 0 end
   local close = string.find(stored, '\2', 2, true)
   local text = string.sub(stored, 2, close - 1)
   local tags, at = {}, string.find(text, '\n', 1, true)
-  if not at then return tags, tonumber(text) end
+  if not at then return tags, tonumber(text), close end
   local untilMs = tonumber(string.sub(text, 1, at - 1))
   while at do
     local nxt = string.find(text, '\n', at + 1, true)
     tags[#tags + 1] = unesc(string.sub(text, at + 1, (nxt or 0) - 1))
     at = nxt
   end
-  return tags, untilMs
+  return tags, untilMs, close
 end
 
 local function lists(tags, tag)

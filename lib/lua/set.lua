@@ -48,9 +48,10 @@ for g = 1, ngroups do
 
     if ok then
       local vkey = p .. 'v:' .. key
-      local untilMs = nil
+      local untilMs, stored = nil, nil
       if ntags > 0 then
-        local oldTags, oldUntil = header(redis.call('GET', vkey))
+        local old = redis.call('GET', vkey)
+        local oldTags, oldUntil, oldEnd = header(old)
         -- The index outlives the value by up to 1/32 of its ttl, so that rewrites within that
         -- slack (hot keys) find it current and skip the index work.
         if ttl > 0 then untilMs = now + ttl + math.floor(ttl / 32) end
@@ -64,7 +65,8 @@ for g = 1, ngroups do
           end
         end
         if current then
-          untilMs = oldUntil
+          -- Same tags, index still current: the old header is the new one.
+          stored = string.sub(old, 1, oldEnd) .. value
         else
           if #oldTags > 0 then
             -- Drop the edges of the previous value that the new one no longer has.
@@ -82,7 +84,7 @@ for g = 1, ngroups do
       end
       -- A value written without tags leaves the old value's index members behind: harmless, as
       -- invalidation checks the header, and pruned when they expire or their tag is invalidated.
-      local stored = frame(value, tags, untilMs)
+      stored = stored or frame(value, tags, untilMs)
       if ttl > 0 then redis.call('SET', vkey, stored, 'PX', ttl) else redis.call('SET', vkey, stored) end
       result[#result + 1] = 1
     else

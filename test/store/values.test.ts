@@ -30,6 +30,31 @@ for (const backend of backends) {
       for (const key of keys) expect(await keyv.get(key)).to.equal(undefined);
     });
 
+    it('raw values shaped like the stored header round-trip on every write path, and only tags invalidate', async () => {
+      // The Redis backend keeps an entry's tags in a header before its value (\x01 ... \x02).
+      const raw = ['\x01', '\x01\x02', '\x01x\x02y', '\x02', '\x01\ninf\nu:t\x02v', '%0A%02'];
+      for (const [i, value] of raw.entries()) {
+        expect(await store.set(`lone${i}`, value)).to.equal(true);
+        expect(await store.set(`tagged${i}`, value, { dependsOn: ['shape'] })).to.equal(true);
+      }
+      expect(await store.setMany(raw.map((value, i) => ({ key: `many${i}`, value })))).to.deep.equal(raw.map(() => true));
+      const together = await Promise.all(raw.map((value, i) => store.set(`tick${i}`, value, { dependsOn: [`shape${i}`] })));
+      expect(together).to.deep.equal(raw.map(() => true));
+      for (const prefix of ['lone', 'tagged', 'many', 'tick']) {
+        expect(await store.getMany(raw.map((_, i) => `${prefix}${i}`)), prefix).to.deep.equal(raw);
+        expect(await Promise.all(raw.map((_, i) => store.get(`${prefix}${i}`))), prefix).to.deep.equal(raw);
+      }
+      const iterated = new Map<string, unknown>();
+      for await (const [key, value] of store.iterator(store.namespace)) iterated.set(String(key).slice(String(key).lastIndexOf(':') + 1), value);
+      raw.forEach((value, i) => expect(iterated.get(`lone${i}`)).to.equal(value));
+      expect(await store.invalidate('shape')).to.equal(raw.length);
+      expect(await store.get('lone1')).to.equal('\x01\x02');
+      // A tagged value overwritten without tags is no longer reached by the tag.
+      await store.set('tick0', 'plain now');
+      expect(await store.invalidate('shape0')).to.equal(0);
+      expect(await store.get('tick0')).to.equal('plain now');
+    });
+
     it('values Keyv cannot serialize are refused before the store and leave the old value', async () => {
       const circular: Record<string, unknown> = {};
       circular.self = circular;
