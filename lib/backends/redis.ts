@@ -25,10 +25,10 @@ export interface RedisBackendOptions {
 type Reply = Array<number | string>;
 
 /**
- * Calls a same-tick batch of one bucket holds before it is sent without waiting for the tick to
- * end. Small on purpose: Redis runs the first part while the client still prepares the rest
- * (measured at 50 and 200 concurrent callers: 1.2-1.3x the gets and 1.5x the sets per second of
- * one batch per tick).
+ * Calls the same-tick batches bound for one Redis process hold before they are sent without
+ * waiting for the tick to end. Small on purpose: Redis runs the first part while the client still
+ * prepares the rest (measured at 50 and 200 concurrent callers: 1.2-1.3x the gets and 1.5x the
+ * sets per second of one batch per tick).
  */
 const BATCH_LIMIT = 24;
 
@@ -244,7 +244,26 @@ export class RedisBackend implements Backend {
   }
 
   private sendIfFull(batch: Batch): void {
-    if (batch.gets.length + batch.sets.length >= BATCH_LIMIT) this.send([batch]);
+    if (batch.gets.length + batch.sets.length >= BATCH_LIMIT) {
+      this.send([batch]);
+      return;
+    }
+    if (this.batches.size === 1) return;
+    // Several buckets pending: count what is bound for this batch's process.
+    const node = this.nodeOf(batch.p);
+    const same: Batch[] = [];
+    let calls = 0;
+    for (const b of this.batches.values()) {
+      if (this.nodeOf(b.p) !== node) continue;
+      same.push(b);
+      calls += b.gets.length + b.sets.length;
+    }
+    if (calls >= BATCH_LIMIT) this.send(same);
+  }
+
+  /** The Redis process serving a bucket, as far as the client knows (a single Redis: one). */
+  private nodeOf(p: string): string | undefined {
+    return isCluster(this.client) ? this.client.slots[this.slotOf(p)]?.[0] : '';
   }
 
   /**
@@ -260,7 +279,7 @@ export class RedisBackend implements Backend {
     }
     const byNode = new Map<string, Batch[]>();
     for (const batch of this.batches.values()) {
-      const node = this.client.slots[this.slotOf(batch.p)]?.[0];
+      const node = this.nodeOf(batch.p);
       if (node === undefined) {
         this.send([batch]); // slot not mapped yet: ioredis routes it
         continue;
