@@ -40,33 +40,38 @@ local function unesc(text)
   return text
 end
 
--- Builds a stored value: the header (when there are tags or the value could be mistaken for one)
--- and the value. untilMs = nil for no expiry.
-local function frame(value, tags, untilMs)
-  if #tags == 0 then
-    if string.byte(value, 1) == 1 then return '\1\2' .. value end
-    return value
-  end
-  local parts = { untilMs and string.format('%d', untilMs) or '' }
-  for i = 1, #tags do parts[i + 1] = esc(tags[i]) end
-  return '\1' .. table.concat(parts, '\n') .. '\2' .. value
+-- A tag list as the header writes it: escaped tags, one per line.
+local function joinTags(tags)
+  local parts = {}
+  for i = 1, #tags do parts[i] = esc(tags[i]) end
+  return table.concat(parts, '\n')
 end
 
--- The tag list and indexedUntil (nil = none) of a stored value, and where its header ends (0 if
--- it has none); no tags when it has no header.
+-- A stored value with dependencies: header (indexedUntil, nil = no expiry; joinTags text) + value.
+local function frameTagged(value, tagText, untilMs)
+  return '\1' .. (untilMs and string.format('%d', untilMs) or '') .. '\n' .. tagText .. '\2' .. value
+end
+
+-- A stored value without dependencies: as is, unless it could be mistaken for a header.
+local function framePlain(value)
+  if string.byte(value, 1) == 1 then return '\1\2' .. value end
+  return value
+end
+
+-- The tag list and indexedUntil (nil = none) of a stored value; no tags when it has no header.
 local function header(stored)
-  if not stored or string.byte(stored, 1) ~= 1 then return {}, nil, 0 end
+  if not stored or string.byte(stored, 1) ~= 1 then return {}, nil end
   local close = string.find(stored, '\2', 2, true)
   local text = string.sub(stored, 2, close - 1)
   local tags, at = {}, string.find(text, '\n', 1, true)
-  if not at then return tags, tonumber(text), close end
+  if not at then return tags, tonumber(text) end
   local untilMs = tonumber(string.sub(text, 1, at - 1))
   while at do
     local nxt = string.find(text, '\n', at + 1, true)
     tags[#tags + 1] = unesc(string.sub(text, at + 1, (nxt or 0) - 1))
     at = nxt
   end
-  return tags, untilMs, close
+  return tags, untilMs
 end
 
 local function lists(tags, tag)

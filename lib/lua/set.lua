@@ -51,23 +51,24 @@ for g = 1, ngroups do
       local untilMs, stored = nil, nil
       if ntags > 0 then
         local old = redis.call('GET', vkey)
-        local oldTags, oldUntil, oldEnd = header(old)
+        local tagText = joinTags(tags)
         -- The index outlives the value by up to 1/32 of its ttl, so that rewrites within that
         -- slack (hot keys) find it current and skip the index work.
         if ttl > 0 then untilMs = now + ttl + math.floor(ttl / 32) end
-        local current = #oldTags == ntags
-        if current then
-          if ttl > 0 then current = oldUntil ~= nil and oldUntil >= now + ttl else current = oldUntil == nil end
-        end
-        if current then
-          for i = 1, ntags do
-            if oldTags[i] ~= tags[i] then current = false break end
+        if old and string.byte(old, 1) == 1 then
+          -- Same tags (the header's text compares whole) and an index that covers the new expiry:
+          -- the old header is the new one.
+          local close = string.find(old, '\2', 2, true)
+          local nl = string.find(old, '\n', 2, true)
+          if nl and nl < close and string.sub(old, nl + 1, close - 1) == tagText then
+            local oldUntil = tonumber(string.sub(old, 2, nl - 1))
+            if (ttl > 0 and oldUntil ~= nil and oldUntil >= now + ttl) or (ttl == 0 and oldUntil == nil) then
+              stored = string.sub(old, 1, close) .. value
+            end
           end
         end
-        if current then
-          -- Same tags, index still current: the old header is the new one.
-          stored = string.sub(old, 1, oldEnd) .. value
-        else
+        if not stored then
+          local oldTags = header(old)
           if #oldTags > 0 then
             -- Drop the edges of the previous value that the new one no longer has.
             local keep = {}
@@ -77,6 +78,7 @@ for g = 1, ngroups do
             end
           end
           for i = 1, ntags do edgeAdd(tags[i], key, untilMs, now) end
+          stored = frameTagged(value, tagText, untilMs)
         end
         for i = 0, nschemes - 1 do
           redis.call('SADD', p .. 's:' .. ARGV[schemesAt + 2 * i], ARGV[schemesAt + 2 * i + 1])
@@ -84,7 +86,7 @@ for g = 1, ngroups do
       end
       -- A value written without tags leaves the old value's index members behind: harmless, as
       -- invalidation checks the header, and pruned when they expire or their tag is invalidated.
-      stored = stored or frame(value, tags, untilMs)
+      stored = stored or framePlain(value)
       if ttl > 0 then redis.call('SET', vkey, stored, 'PX', ttl) else redis.call('SET', vkey, stored) end
       result[#result + 1] = 1
     else
