@@ -15,7 +15,7 @@ const BATCH = 1000;
 const TTL = 1000;
 
 async function indexBytes(redis: Redis): Promise<{ keys: number; bytes: number }> {
-  const keys = await scanAll(redis, '{churn:*}i:*');
+  const keys = await scanAll(redis, '{churn:*}[ip]:*');
   let bytes = 0;
   for (let i = 0; i < keys.length; i += 500) {
     const pipeline = redis.pipeline();
@@ -55,7 +55,8 @@ export default async function run(): Promise<void> {
     await sample(`after one sweep (${pruned.toLocaleString('en-US')} members pruned)`);
     printTable(`Index size under churn: ${TOTAL.toLocaleString('en-US')} writes (ttl ${TTL} ms, 3 deps each) in ${seconds.toFixed(1)} s`,
       ['phase', 'index keys', 'index bytes', 'used_memory', 'keys in db'], rows, [
-        'index bytes: MEMORY USAGE of every {churn:*}i:* key; the sweep rewrites shrunk sorted sets compactly',
+        'index bytes: MEMORY USAGE of every index key ({churn:*}i:* sorted sets and {churn:*}p:* pages); the sweep moves',
+        'sorted sets that shrank back into their pages',
         'keys in db includes values whose ttl passed but that Redis has not reclaimed yet (it expires them lazily)',
       ]);
   } finally {
