@@ -519,15 +519,15 @@ function movedSlot(error: unknown): boolean {
 function setArgs(groups: Array<[prefix: string, entries: WriteEntry[]]>): Array<string | number> {
   const args: Array<string | number> = [groups.length, ...groups.map(([p]) => p)];
   for (const [, entries] of groups) {
-  args.push(entries.length);
-  for (const e of entries) {
-    args.push(e.key, e.value, e.ttl ?? 0, e.deps.tags.length, ...e.deps.tags, e.deps.schemes.length);
-    for (const [table, scheme] of e.deps.schemes) args.push(table, scheme);
-    const guards = e.guards ?? [];
-    args.push(guards.length);
-    for (const [tag, generation] of guards) args.push(tag, generation);
-    args.push(e.unlock ?? '');
-  }
+    args.push(entries.length);
+    for (const e of entries) {
+      args.push(e.key, e.value, e.ttl ?? 0, e.deps.tags.length, ...e.deps.tags, e.deps.schemes.length);
+      for (const [table, scheme] of e.deps.schemes) args.push(table, scheme);
+      const guards = e.guards ?? [];
+      args.push(guards.length);
+      for (const [tag, generation] of guards) args.push(tag, generation);
+      args.push(e.unlock ?? '');
+    }
   }
   return args;
 }
