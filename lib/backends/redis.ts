@@ -515,13 +515,25 @@ function movedSlot(error: unknown): boolean {
   return /MOVED|ASK|TRYAGAIN|CROSSSLOT|non local key|same slot/.test((error as Error)?.message ?? '');
 }
 
+const HEADER_ESCAPES: Record<string, string> = { '%': '%25', '\n': '%0A', '\x02': '%02' };
+
+/**
+ * An entry's tags as its value's header lists them (see lua/edges.lua): one per line, with the
+ * header's separators escaped. Built here, where it costs least, and compared whole by set.lua.
+ */
+export function headerText(tags: readonly string[]): string {
+  return tags.map((t) => (/[%\n\x02]/.test(t) ? t.replace(/[%\n\x02]/g, (ch) => HEADER_ESCAPES[ch]!) : t)).join('\n');
+}
+
 /** The set script's arguments for entries grouped by bucket (see set.lua). */
 function setArgs(groups: Array<[prefix: string, entries: WriteEntry[]]>): Array<string | number> {
   const args: Array<string | number> = [groups.length, ...groups.map(([p]) => p)];
   for (const [, entries] of groups) {
     args.push(entries.length);
     for (const e of entries) {
-      args.push(e.key, e.value, e.ttl ?? 0, e.deps.tags.length, ...e.deps.tags, e.deps.schemes.length);
+      args.push(e.key, e.value, e.ttl ?? 0, e.deps.tags.length, ...e.deps.tags);
+      if (e.deps.tags.length > 0) args.push(headerText(e.deps.tags));
+      args.push(e.deps.schemes.length);
       for (const [table, scheme] of e.deps.schemes) args.push(table, scheme);
       const guards = e.guards ?? [];
       args.push(guards.length);

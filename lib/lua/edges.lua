@@ -4,7 +4,7 @@
 -- An entry's value carries its own tag list in a header, so no second key per entry is needed:
 --   "\1" .. indexedUntil .. "\n" .. tag1 .. "\n" .. tag2 ... "\2" .. value
 -- indexedUntil is the ms time up to which every listed tag indexes the key ('' = no expiry).
--- Tags are escaped (% \n \2) inside the header. A value without dependencies is stored as is,
+-- Tags are escaped (% \n \2, by the client: redis.ts headerText) inside the header. A value without dependencies is stored as is,
 -- unless it starts with "\1": it then gets an empty header ("\1\2").
 -- The index may list a key whose value no longer carries the tag (a rewrite that did not read
 -- the old value): invalidation deletes an entry only if its header still lists the tag.
@@ -26,13 +26,6 @@ local function pageKey(tag)
   return p .. 'p:' .. (h % PAGES)
 end
 
-local function esc(tag)
-  if string.find(tag, '[%%\n\2]') then
-    return (string.gsub(tag, '[%%\n\2]', { ['%'] = '%25', ['\n'] = '%0A', ['\2'] = '%02' }))
-  end
-  return tag
-end
-
 local function unesc(text)
   if string.find(text, '%', 1, true) then
     return (string.gsub(text, '%%(%x%x)', function(hex) return string.char(tonumber(hex, 16)) end))
@@ -40,14 +33,8 @@ local function unesc(text)
   return text
 end
 
--- A tag list as the header writes it: escaped tags, one per line.
-local function joinTags(tags)
-  local parts = {}
-  for i = 1, #tags do parts[i] = esc(tags[i]) end
-  return table.concat(parts, '\n')
-end
-
--- A stored value with dependencies: header (indexedUntil, nil = no expiry; joinTags text) + value.
+-- A stored value with dependencies: header (indexedUntil, nil = no expiry; the tags' text as the
+-- client escaped and joined them) + value.
 local function frameTagged(value, tagText, untilMs)
   return '\1' .. (untilMs and string.format('%d', untilMs) or '') .. '\n' .. tagText .. '\2' .. value
 end

@@ -2,7 +2,8 @@
 -- Writes entries with their dependency index, atomically, in one call.
 -- KEYS[1] = the first bucket prefix "{ns:b}" (routes the call); every key is built from a prefix.
 -- ARGV = ngroups, prefix* (one per bucket group), then per group: n, then per entry:
---   key, value, ttl (ms, 0 = none), ntags, tag*, nschemes, (table, scheme)*, nguards, (tag, generation)*,
+--   key, value, ttl (ms, 0 = none), ntags, tag*, [the tags' header text, if ntags > 0],
+--   nschemes, (table, scheme)*, nguards, (tag, generation)*,
 --   unlock token ('' = none: else the fill lock l:<key> is released if this token holds it)
 -- Each entry's keys share its bucket's slot; the buckets of one call are served by one Redis
 -- process (on a cluster, one node: the client groups them so).
@@ -32,6 +33,11 @@ for g = 1, ngroups do
     local tags = {}
     for i = 1, ntags do tags[i] = ARGV[a + 3 + i] end
     a = a + 4 + ntags
+    local tagText = nil
+    if ntags > 0 then
+      tagText = ARGV[a]
+      a = a + 1
+    end
     local nschemes = tonumber(ARGV[a])
     local schemesAt = a + 1
     a = a + 1 + 2 * nschemes
@@ -50,25 +56,26 @@ for g = 1, ngroups do
       local vkey = p .. 'v:' .. key
       local untilMs, stored = nil, nil
       if ntags > 0 then
-        local old = redis.call('GET', vkey)
-        local tagText = joinTags(tags)
         -- The index outlives the value by up to 1/32 of its ttl, so that rewrites within that
         -- slack (hot keys) find it current and skip the index work.
         if ttl > 0 then untilMs = now + ttl + math.floor(ttl / 32) end
-        if old and string.byte(old, 1) == 1 then
-          -- Same tags (the header's text compares whole) and an index that covers the new expiry:
-          -- the old header is the new one.
-          local close = string.find(old, '\2', 2, true)
-          local nl = string.find(old, '\n', 2, true)
-          if nl and nl < close and string.sub(old, nl + 1, close - 1) == tagText then
-            local oldUntil = tonumber(string.sub(old, 2, nl - 1))
+        -- The old value's header alone: a rewrite reads no more of the old value than that.
+        local probe = redis.call('GETRANGE', vkey, 0, #tagText + 40)
+        local oldTags = {}
+        if string.byte(probe, 1) == 1 then
+          local close = string.find(probe, '\2', 2, true)
+          local nl = string.find(probe, '\n', 2, true)
+          -- Same tags (the header's text compares whole) and an index that covers the new
+          -- expiry: the old header is the new one.
+          if close and nl and nl < close and string.sub(probe, nl + 1, close - 1) == tagText then
+            local oldUntil = tonumber(string.sub(probe, 2, nl - 1))
             if (ttl > 0 and oldUntil ~= nil and oldUntil >= now + ttl) or (ttl == 0 and oldUntil == nil) then
-              stored = string.sub(old, 1, close) .. value
+              stored = string.sub(probe, 1, close) .. value
             end
           end
+          if not stored then oldTags = header(close and probe or redis.call('GET', vkey)) end
         end
         if not stored then
-          local oldTags = header(old)
           if #oldTags > 0 then
             -- Drop the edges of the previous value that the new one no longer has.
             local keep = {}
