@@ -83,7 +83,7 @@ export default async function run(): Promise<void> {
       ['operation', 'ops/s', 'vs redis-benchmark', `vs -P ${PIPELINE}`], rows,
       [`redis-benchmark -t get,set -n ${REQUESTS} -c ${WORKERS} -r ${KEYS} -d ${value.length} --dbnum 3 [-P ${PIPELINE}]; CleverStore: ${ROUND_MS} ms per round, one connection.`,
         'store.* = the store called directly with a serialized value; keyv.* = through Keyv (serialization included).',
-        'get = hits on preloaded keys; set = PX ttl, no dependencies (the set script). All on the machine\'s 2 cores.']);
+        'get = hits on preloaded keys; set = PX ttl, no dependencies (one set script call per batch; a lone set is a SET PX). All on the machine\'s 2 cores.']);
   } finally {
     await cleanup().catch(() => undefined);
     await keyv.disconnect().catch(() => undefined);
