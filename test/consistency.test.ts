@@ -3,6 +3,7 @@ import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic, type Transaction } from 'sequelize';
 import { CleverStore, getOrSet, registerSequelizeHooks, related, type Dependency, type SequelizeHooks } from '../lib/index.js';
 import { backends, sleep, uniqueNamespace } from './support/backends.js';
+import { gatedLoader } from './support/gated-loader.js';
 
 const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 type Row = Model & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -49,24 +50,6 @@ async function openWorld(dialect: 'sqlite' | 'postgres', makeStore: () => Clever
         await admin.close();
       }
     },
-  };
-}
-
-/** A loader that reads the database, then waits at a gate until released. */
-function gatedLoader<T>(read: () => Promise<T>) {
-  let release!: () => void;
-  let reached!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-  const atGate = new Promise<void>((resolve) => { reached = resolve; });
-  return {
-    load: async () => {
-      const value = await read();
-      reached();
-      await gate;
-      return value;
-    },
-    atGate,
-    release,
   };
 }
 

@@ -4,24 +4,7 @@ import Keyv from 'keyv';
 import { CleverStore, getOrSet, matching } from '../lib/index.js';
 import { escapeNamespace } from '../lib/backends/redis.js';
 import { backends, keyvFor, REDIS_URL, sleep, uniqueNamespace } from './support/backends.js';
-
-/** A loader that stops between its "database read" and its return until released. */
-function pausedLoader<T>(read: () => T) {
-  let release!: () => void;
-  let reached!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-  const atGate = new Promise<void>((resolve) => { reached = resolve; });
-  return {
-    loader: async () => {
-      const value = read();
-      reached();
-      await gate;
-      return value;
-    },
-    atGate,
-    release,
-  };
-}
+import { gatedLoader } from './support/gated-loader.js';
 
 for (const backend of backends) {
   describe(`getOrSet (${backend.name})`, () => {
@@ -69,9 +52,9 @@ for (const backend of backends) {
     it('refuses a write-back whose dependency was invalidated while it loaded; naive read-then-set keeps stale data', async () => {
       let row = 'old';
       // The naive pattern: read, (writer commits and invalidates), then store what was read.
-      const naive = pausedLoader(() => row);
+      const naive = gatedLoader(() => row);
       const naiveDone = (async () => {
-        if ((await keyv.get('naive')) === undefined) await keyv.set('naive', await naive.loader(), { dependsOn: ['row'] });
+        if ((await keyv.get('naive')) === undefined) await keyv.set('naive', await naive.load(), { dependsOn: ['row'] });
       })();
       await naive.atGate;
       row = 'new';
@@ -81,8 +64,8 @@ for (const backend of backends) {
       expect(await keyv.get('naive')).to.equal('old'); // stale until its ttl: the race is real
 
       row = 'old';
-      const safe = pausedLoader(() => row);
-      const result = getOrSet(keyv, 'safe', safe.loader, { dependsOn: ['row'] });
+      const safe = gatedLoader(() => row);
+      const result = getOrSet(keyv, 'safe', safe.load, { dependsOn: ['row'] });
       await safe.atGate;
       row = 'new';
       await store.invalidate('row');
@@ -94,8 +77,8 @@ for (const backend of backends) {
     });
 
     it('sees a row change during the load even when no entry used that scheme before', async () => {
-      const paused = pausedLoader(() => 'author 7 before');
-      const result = getOrSet(keyv, 'posts7', paused.loader, { dependsOn: [matching('posts', { authorId: 7 })] });
+      const paused = gatedLoader(() => 'author 7 before');
+      const result = getOrSet(keyv, 'posts7', paused.load, { dependsOn: [matching('posts', { authorId: 7 })] });
       await paused.atGate;
       await store.invalidateRequest({ tags: [], rows: [{ table: 'posts', values: { authorId: 'n7', id: 'n1' } }] });
       paused.release();
@@ -104,8 +87,8 @@ for (const backend of backends) {
     });
 
     it('an invalidation of an unrelated dependency does not refuse the write', async () => {
-      const paused = pausedLoader(() => 'v');
-      const result = getOrSet(keyv, 'k', paused.loader, { dependsOn: ['mine', matching('posts', { authorId: 7 })] });
+      const paused = gatedLoader(() => 'v');
+      const result = getOrSet(keyv, 'k', paused.load, { dependsOn: ['mine', matching('posts', { authorId: 7 })] });
       await paused.atGate;
       await store.invalidate('other');
       await store.invalidate(matching('posts', { authorId: 8 }));
