@@ -190,14 +190,16 @@ export class RedisBackend implements Backend {
     });
   }
 
-  async getMany(ns: string, keys: string[]): Promise<Array<string | undefined>> {
+  /** Like a tick's gets, sent at once: one read per Redis process. */
+  getMany(ns: string, keys: string[]): Promise<Array<string | undefined>> {
     this.flush();
-    const out = new Array<string | undefined>(keys.length).fill(undefined);
-    await Promise.all([...this.byBucket(ns, keys, (k) => k)].map(async ([p, group]) => {
-      const values = await this.client.mget(group.map(([, k]) => `${p}v:${k}`));
-      group.forEach(([i], j) => { out[i] = unframeOrUndefined(values[j]); });
+    const batches = new Map<string, Batch>();
+    const values = keys.map((key) => new Promise<string | undefined>((resolve, reject) => {
+      const p = this.prefix(ns, key);
+      looseBatch(batches, p).gets.push({ vkey: `${p}v:${key}`, resolve, reject });
     }));
-    return out;
+    this.sendAll([...batches.values()]);
+    return Promise.all(values);
   }
 
   async hasMany(ns: string, keys: string[]): Promise<boolean[]> {
@@ -221,13 +223,15 @@ export class RedisBackend implements Backend {
     });
   }
 
+  /** Like a tick's sets, sent at once: one set script call per Redis process. */
   private async setNow(ns: string, entries: WriteEntry[]): Promise<boolean[]> {
-    const out = new Array<boolean>(entries.length).fill(false);
-    await Promise.all([...this.byBucket(ns, entries, (e) => e.key)].map(async ([p, group]) => {
-      const written = await this.commands.keyvCleverSet(p, setArgs([[p, group.map(([, e]) => e)]]));
-      group.forEach(([i], j) => { out[i] = written[j] === 1; });
+    const batches = new Map<string, Batch>();
+    const written = entries.map((entry) => new Promise<boolean[]>((resolve, reject) => {
+      const p = this.prefix(ns, entry.key);
+      looseBatch(batches, p).sets.push({ entry, resolve, reject });
     }));
-    return out;
+    this.sendAll([...batches.values()]);
+    return (await Promise.all(written)).map(([ok]) => ok === true);
   }
 
   /** The pending batch of a bucket; the first one of a tick schedules the flush. */
@@ -272,13 +276,18 @@ export class RedisBackend implements Backend {
    * one set script call (on a cluster, in one pipeline per node: one socket write per node).
    */
   private flush(): void {
-    if (this.batches.size === 0) return;
+    if (this.batches.size > 0) this.sendAll([...this.batches.values()]);
+  }
+
+  /** Sends batches grouped by the Redis process that serves them. */
+  private sendAll(batches: Batch[]): void {
+    if (batches.length === 0) return;
     if (!isCluster(this.client)) {
-      this.send([...this.batches.values()]);
+      this.send(batches);
       return;
     }
     const byNode = new Map<string, Batch[]>();
-    for (const batch of this.batches.values()) {
+    for (const batch of batches) {
       const node = this.nodeOf(batch.p);
       if (node === undefined) {
         this.send([batch]); // slot not mapped yet: ioredis routes it
@@ -499,6 +508,13 @@ export class RedisBackend implements Backend {
     this.flush();
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
   }
+}
+
+/** The batch of bucket `p` in a set of batches built for one call (getMany, setMany). */
+function looseBatch(batches: Map<string, Batch>, p: string): Batch {
+  let batch = batches.get(p);
+  if (!batch) batches.set(p, (batch = { p, gets: [], sets: [], setKeys: new Set() }));
+  return batch;
 }
 
 /** A write that touches no index, generation or lock: its bucket's value key alone. */

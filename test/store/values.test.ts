@@ -55,6 +55,17 @@ for (const backend of backends) {
       expect(await store.get('tick0')).to.equal('plain now');
     });
 
+    it('setMany and getMany of 40k keys (10k+ per bucket) over every bucket round-trip in order, repeats included', async () => {
+      const keys = Array.from({ length: 40_000 }, (_, i) => `many-${i}`);
+      const entries = keys.map((key, i) => ({ key, value: `v${i}`, ttl: i % 2 ? { dependsOn: ['half'] } : undefined }));
+      entries.push({ key: 'many-0', value: 'rewritten', ttl: undefined }); // the later write wins
+      expect((await store.setMany(entries)).every(Boolean)).to.equal(true);
+      const values = await store.getMany([...keys, 'absent', 'many-1']);
+      expect(values.slice(1, keys.length)).to.deep.equal(keys.slice(1).map((_, i) => `v${i + 1}`));
+      expect([values[0], values[keys.length], values[keys.length + 1]]).to.deep.equal(['rewritten', undefined, 'v1']);
+      expect(await store.invalidate('half')).to.equal(keys.length / 2);
+    });
+
     it('values Keyv cannot serialize are refused before the store and leave the old value', async () => {
       const circular: Record<string, unknown> = {};
       circular.self = circular;
