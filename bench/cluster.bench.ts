@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore } from '../lib/index.js';
+import { DEFAULTS } from '../lib/store.js';
 import { LocalCluster } from '../test/support/cluster.js';
 import {
   REDIS_URL, Slowlog, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,
@@ -30,8 +31,7 @@ const ROUND_MS = 300;
 const SEQ_ROUNDS = 4;
 const SEQ_MS = 150;
 const SIZES = [1_000, 10_000, 100_000];
-const DEFAULT_CHUNK = 250; // CleverStore's defaults (lib/store.ts)
-const DEFAULT_BUDGET = 2;
+const { invalidateChunk: DEFAULT_CHUNK, invalidateBudget: DEFAULT_BUDGET } = DEFAULTS;
 const BUDGETS = [1, 4];
 const WRITE_BATCH = 500;
 const TARGET_COST = 1.2;
@@ -90,11 +90,11 @@ async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labe
   printTable(`CleverStore through Keyv, standalone vs cluster, ${WORKERS} concurrent workers, ops/s (median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms)`,
     ['operation', 'standalone', 'cluster', 'cost ratio', 'ratio range', `<= ${TARGET_COST}x`, ...labels.flatMap((label) => [label, 'its ratio'])], rows,
     ['cost ratio = per round, standalone ops/s / cluster ops/s (time per operation on the cluster relative to standalone).',
-      'standalone: 1 bucket, one connection. cluster: 16 buckets (default) over 3 masters (3 replicas replicating every write),',
+      `standalone: 1 bucket, one connection. cluster: ${DEFAULTS.clusterBuckets} buckets (default) over 3 masters (3 replicas replicating every write),`,
       'one connection per node; the gets of one tick bound for one node are one read (a read script across its buckets, or',
       'MGET for one bucket), their sets one set script call: ~1-2 commands per node and tick, to 3 processes instead of 1.',
       'All 6 redis-server processes share the machine\'s 2 cores with this process: every round trip waits for a core.',
-      '1-node cluster: the same client code (ioredis Cluster, 16 buckets, per-node read and write) against one redis-server.']);
+      `1-node cluster: the same client code (ioredis Cluster, ${DEFAULTS.clusterBuckets} buckets, per-node read and write) against one redis-server.`]);
   printTable(`Sequential (1 op in flight), latency µs (${SEQ_ROUNDS} alternating rounds of ${SEQ_MS} ms)`,
     ['operation', 'standalone p50', 'standalone p99', 'cluster p50', 'cluster p99'], seqRows);
 }
@@ -151,14 +151,14 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
         for (const s of slowlogs) await s.restore();
       }
     }
-    printTable(`invalidate('big') on the cluster (16 buckets, invalidateChunk ${DEFAULT_CHUNK} per bucket and call)`,
+    printTable(`invalidate('big') on the cluster (${DEFAULTS.clusterBuckets} buckets, invalidateChunk ${DEFAULT_CHUNK} per bucket and call)`,
       ['case', 'script calls', 'total ms', 'entries/s', 'median call µs', 'max call µs', 'max per master µs', `max <= ${TARGET_CALL_US / 1000} ms`], rows,
       ['each entry depends on [big, item:<k>, group:<k % (n/100)>]; the buckets are invalidated in parallel, each master runs its own.',
         `Call durations: server-side wall time, per-master SLOWLOG (slower than ${SLOWLOG_THRESHOLD_US} µs), EVALSHA of this store's connections`,
         'only (shorter calls are not counted). The 3 masters run their calls at once while their replicas apply them, 6 processes on',
         '2 cores: a call takes ~3x its standalone time here, and its wall time includes the time its process waits for a core.',
         `budget = invalidateBudget (default ${DEFAULT_BUDGET} ms): each call stops once it has run that long (checked every 50 entries).`,
-        '1-node cluster: the same 16 buckets and calls on one redis-server holding every slot (no replica): cluster mode without',
+        `1-node cluster: the same ${DEFAULTS.clusterBuckets} buckets and calls on one redis-server holding every slot (no replica): cluster mode without`,
         'the other 5 processes competing for the 2 cores.']);
   } finally {
     for (const s of slowlogs) await s.restore().catch(() => undefined);

@@ -10,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { CleverStore } from '../lib/index.js';
+import { DEFAULTS } from '../lib/store.js';
 import { REDIS_URL, Slowlog, adminClient, median, percentile, printTable, unlinkMatching, type Cell } from './common.js';
 
 const NS = 'bench-inv';
@@ -18,8 +19,7 @@ const SIZES = [1_000, 10_000, 100_000];
 const BIG = 100_000;
 const RUNS = 3; // per size below 100k
 const RUNS_BIG = 2; // per variant at 100k
-const DEFAULT_CHUNK = 250; // CleverStore's defaults (lib/store.ts)
-const DEFAULT_BUDGET = 2;
+const { invalidateChunk: DEFAULT_CHUNK, invalidateBudget: DEFAULT_BUDGET } = DEFAULTS;
 interface Variant { label: string; chunk: number; budget: number }
 const VARIANTS: Variant[] = [
   { label: `defaults (${DEFAULT_CHUNK} entries, ${DEFAULT_BUDGET} ms)`, chunk: DEFAULT_CHUNK, budget: DEFAULT_BUDGET },

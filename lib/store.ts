@@ -75,6 +75,18 @@ export interface CleverStoreOptions extends RedisOptions {
  * ioredis defaults for the connections the store opens: a cache must fail fast, not queue
  * commands for seconds while Redis is away. Each can be overridden in the options.
  */
+/** The defaults of the store's own options (see CleverStoreOptions). */
+export const DEFAULTS = {
+  buckets: 1,
+  clusterBuckets: 16,
+  invalidateChunk: 250,
+  invalidateBudget: 2,
+  raceWindow: 30_000,
+  scanCount: 1000,
+  sweepInterval: 60_000,
+  retryQueueSize: 1000,
+} as const;
+
 const FAIL_FAST: RedisOptions = { commandTimeout: 2000, maxRetriesPerRequest: 1, connectTimeout: 2000 };
 
 const STORE_OPTIONS = new Set([
@@ -163,13 +175,13 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     if (opts.cluster !== undefined && (!Array.isArray(opts.cluster) || opts.cluster.length === 0)) {
       throw new TypeError(`CleverStore: cluster must be a non-empty array of { host, port } startup nodes, got ${describe(opts.cluster)}`);
     }
-    const buckets = positiveInteger(opts.buckets ?? (clustered ? 16 : 1), 'buckets');
-    const invalidateChunk = positiveInteger(opts.invalidateChunk ?? 250, 'invalidateChunk');
-    const invalidateBudget = positiveInteger(opts.invalidateBudget ?? 2, 'invalidateBudget');
-    const raceWindow = nonNegativeInteger(opts.raceWindow ?? 30_000, 'raceWindow');
-    const scanCount = positiveInteger(opts.scanCount ?? 1000, 'scanCount');
-    const sweepInterval = nonNegativeInteger(opts.sweepInterval ?? 60_000, 'sweepInterval');
-    const retryQueueSize = positiveInteger(opts.retryQueueSize ?? 1000, 'retryQueueSize');
+    const buckets = positiveInteger(opts.buckets ?? (clustered ? DEFAULTS.clusterBuckets : DEFAULTS.buckets), 'buckets');
+    const invalidateChunk = positiveInteger(opts.invalidateChunk ?? DEFAULTS.invalidateChunk, 'invalidateChunk');
+    const invalidateBudget = positiveInteger(opts.invalidateBudget ?? DEFAULTS.invalidateBudget, 'invalidateBudget');
+    const raceWindow = nonNegativeInteger(opts.raceWindow ?? DEFAULTS.raceWindow, 'raceWindow');
+    const scanCount = positiveInteger(opts.scanCount ?? DEFAULTS.scanCount, 'scanCount');
+    const sweepInterval = nonNegativeInteger(opts.sweepInterval ?? DEFAULTS.sweepInterval, 'sweepInterval');
+    const retryQueueSize = positiveInteger(opts.retryQueueSize ?? DEFAULTS.retryQueueSize, 'retryQueueSize');
     const onUnsafe = opts.onUnsafeEviction ?? 'warn';
     if (!['warn', 'refuse', 'ignore'].includes(onUnsafe)) {
       throw new TypeError(`CleverStore: onUnsafeEviction must be 'warn', 'refuse' or 'ignore', got ${describe(onUnsafe)}`);

@@ -137,6 +137,8 @@ export class RedisBackend implements Backend {
   private readonly keyPrefix: string;
   private readonly prefixes = new Map<string, string[]>();
   private readonly batches = new Map<string, Batch>();
+  /** calls pending per Redis process (node key; '' on a single Redis), for BATCH_LIMIT */
+  private readonly pendingCalls = new Map<string, number>();
   private readonly slots = new Map<string, number>();
   private flushScheduled = false;
   private readonly scheduledFlush = (): void => {
@@ -148,7 +150,7 @@ export class RedisBackend implements Backend {
     for (const [name, lua] of COMMANDS) client.defineCommand(name, { numberOfKeys: 1, lua });
     this.commands = client as unknown as CleverCommands;
     // ioredis adds keyPrefix to the keys it sends, but not to SCAN patterns or replies.
-    this.keyPrefix = (isCluster(client) ? client.options.keyPrefix : client.options.keyPrefix) ?? '';
+    this.keyPrefix = client.options.keyPrefix ?? '';
   }
 
   /** `{ns:b}` for every bucket of a namespace. */
@@ -236,33 +238,24 @@ export class RedisBackend implements Backend {
 
   /** The pending batch of a bucket; the first one of a tick schedules the flush. */
   private batch(p: string): Batch {
-    let batch = this.batches.get(p);
-    if (!batch) {
-      this.batches.set(p, (batch = { p, gets: [], sets: [], setKeys: new Set() }));
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        process.nextTick(this.scheduledFlush);
-      }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.scheduledFlush);
     }
-    return batch;
+    return looseBatch(this.batches, p);
   }
 
+  /** Counts a call just added to `batch`; sends its process's batches once they hold BATCH_LIMIT. */
   private sendIfFull(batch: Batch): void {
-    if (batch.gets.length + batch.sets.length >= BATCH_LIMIT) {
-      this.send([batch]);
+    const node = this.nodeOf(batch.p) ?? batch.p;
+    const calls = (this.pendingCalls.get(node) ?? 0) + 1;
+    if (calls < BATCH_LIMIT) {
+      this.pendingCalls.set(node, calls);
       return;
     }
-    if (this.batches.size === 1) return;
-    // Several buckets pending: count what is bound for this batch's process.
-    const node = this.nodeOf(batch.p);
-    const same: Batch[] = [];
-    let calls = 0;
-    for (const b of this.batches.values()) {
-      if (this.nodeOf(b.p) !== node) continue;
-      same.push(b);
-      calls += b.gets.length + b.sets.length;
-    }
-    if (calls >= BATCH_LIMIT) this.send(same);
+    // (a count may run ahead of what is pending, after a batch went early: that only sends sooner)
+    this.pendingCalls.delete(node);
+    this.send([...this.batches.values()].filter((b) => (this.nodeOf(b.p) ?? b.p) === node));
   }
 
   /** The Redis process serving a bucket, as far as the client knows (a single Redis: one). */
@@ -276,6 +269,7 @@ export class RedisBackend implements Backend {
    * one set script call (on a cluster, in one pipeline per node: one socket write per node).
    */
   private flush(): void {
+    this.pendingCalls.clear();
     if (this.batches.size > 0) this.sendAll([...this.batches.values()]);
   }
 
@@ -510,7 +504,7 @@ export class RedisBackend implements Backend {
   }
 }
 
-/** The batch of bucket `p` in a set of batches built for one call (getMany, setMany). */
+/** The batch of bucket `p` in `batches` (the pending ones, or those of one getMany / setMany). */
 function looseBatch(batches: Map<string, Batch>, p: string): Batch {
   let batch = batches.get(p);
   if (!batch) batches.set(p, (batch = { p, gets: [], sets: [], setKeys: new Set() }));
