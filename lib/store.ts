@@ -44,8 +44,9 @@ export interface CleverStoreOptions extends RedisOptions {
   throwOnErrors?: boolean;
   /**
    * buckets keys are spread over (default 1 on a single Redis, 16 on a cluster: a namespace then
-   * spreads over up to 16 masters). Every process
-   * sharing a namespace must use the same count.
+   * spreads over up to 16 masters). Every process sharing a namespace must use the same count:
+   * the namespace's first writer records it in Redis, and a store configured otherwise uses the
+   * recorded one (emitting `'error'` to say so).
    */
   buckets?: number;
   /** most entries one invalidation script call deletes (default 250) */
@@ -206,7 +207,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       if (owns) client.on('error', (error: Error) => this.emitError(error));
       // Redis is back: run the invalidations that failed while it was away.
       client.on('ready', () => { void this.retries.drain(); });
-      const backend = new RedisBackend(client, { buckets, invalidateChunk, invalidateBudget, raceWindow, scanCount }, owns);
+      const onBucketMismatch = (error: Error): void => this.emitError(error);
+      const backend = new RedisBackend(client, { buckets, invalidateChunk, invalidateBudget, raceWindow, scanCount, onBucketMismatch }, owns);
       this.backend = backend;
       const first = opts.cluster?.[0];
       const url = opts.url ?? (first && typeof first === 'object' ? `redis://${first.host ?? '127.0.0.1'}:${first.port ?? 6379}` : 'redis://');

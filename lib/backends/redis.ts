@@ -7,10 +7,10 @@ import type { Backend, Capture, WriteEntry } from './backend.js';
 export type RedisClient = Redis | Cluster;
 
 /** The key kinds the store writes after the `{ns:b}` prefix. */
-const KINDS = new Set(['v:', 'i:', 'p:', 's:', 'g:', 'l:']);
+const KINDS = new Set(['v:', 'i:', 'p:', 's:', 'g:', 'l:', 'm:']);
 
 export interface RedisBackendOptions {
-  /** number of buckets keys are spread over (1 on a single Redis) */
+  /** number of buckets keys are spread over (1 on a single Redis), unless Redis records another */
   buckets: number;
   /** most entries one invalidation script call deletes */
   invalidateChunk: number;
@@ -20,6 +20,8 @@ export interface RedisBackendOptions {
   raceWindow: number;
   /** SCAN COUNT hint for clear, iterator and sweep */
   scanCount: number;
+  /** told when a namespace turns out to be recorded with another bucket count, which the store then uses */
+  onBucketMismatch?: (error: Error) => void;
 }
 
 type Reply = Array<number | string>;
@@ -52,11 +54,17 @@ interface Call {
   settle: (error: unknown, reply: unknown) => void;
 }
 
+/** A write waiting in a batch; `tries` counts the times a bucket refused it (see refused). */
+type PendingSet = Waiter<boolean[]> & { entry: WriteEntry; tries: number };
+
 /** The single gets and single-entry sets issued to one bucket in the current tick. */
 interface Batch {
+  ns: string;
   p: string;
+  /** the namespace's bucket count the batch's keys were placed with */
+  count: number;
   gets: Array<Waiter<string | undefined> & { vkey: string }>;
-  sets: Array<Waiter<boolean[]> & { entry: WriteEntry }>;
+  sets: PendingSet[];
   /** v: keys of the pending sets: a get of one of them must not overtake the write */
   setKeys: Set<string>;
 }
@@ -66,12 +74,13 @@ interface CleverCommands {
   /** ioredis flattens the argument array into the command; `routing` is the first bucket's prefix */
   keyvCleverSet(routing: string, args: Array<string | number>): Promise<number[]>;
   keyvCleverMget(routing: string, args: Array<string | number>): Promise<Array<string | null>>;
-  keyvCleverDelete(prefix: string, ...keys: string[]): Promise<number>;
+  keyvCleverDelete(prefix: string, ...keys: string[]): Promise<[number, number]>;
   keyvCleverInvalidate(prefix: string, ...args: Array<string | number>): Promise<Reply>;
   keyvCleverSweep(prefix: string, ...args: Array<string | number>): Promise<number>;
   keyvCleverEntries(prefix: string, ...tags: string[]): Promise<string[]>;
   keyvCleverCapture(prefix: string, ...args: Array<string | number>): Promise<Reply>;
   keyvCleverUnlock(prefix: string, key: string, token: string): Promise<number>;
+  keyvCleverRegister(prefix: string, buckets: number): Promise<number>;
 }
 
 const COMMANDS: Array<[keyof CleverCommands, string]> = [
@@ -83,6 +92,7 @@ const COMMANDS: Array<[keyof CleverCommands, string]> = [
   ['keyvCleverEntries', scripts.entries],
   ['keyvCleverCapture', scripts.capture],
   ['keyvCleverUnlock', scripts.unlock],
+  ['keyvCleverRegister', scripts.register],
 ];
 
 /**
@@ -123,8 +133,15 @@ const unframeOrUndefined = (stored: string | null | undefined): string | undefin
  *   {ns:b}i:<tag>   sorted set: keys depending on a tag too big for a page, scored by indexed-until
  *   {ns:b}s:<table> set of schemes (field sets) used on that table
  *   {ns:b}g:<tag>   generation counter, kept `raceWindow` ms after the last invalidation
+ *   {ns:b}m:        the namespace's bucket count: recorded in bucket 0 by the first writer (see
+ *                   register.lua), copied to every bucket, checked by every set script call
  * A key's value and its index entries share a bucket, so every per-key operation is one
  * single-slot script; invalidation runs once per bucket.
+ *
+ * Every process must place keys with the same bucket count. A store configured with another
+ * count than the one recorded adopts the recorded one as soon as a set, delete or invalidation
+ * tells it, and reports it (onBucketMismatch); a write refused meanwhile is sent again, and an
+ * invalidation or delete also covers the recorded buckets, so nothing stale is left behind.
  *
  * Single gets and single-entry sets issued in the same tick are sent together, one MGET and one
  * set script call per bucket: at concurrency the client's cost per command, not Redis, is the
@@ -136,6 +153,11 @@ export class RedisBackend implements Backend {
   private readonly commands: CleverCommands;
   private readonly keyPrefix: string;
   private readonly prefixes = new Map<string, string[]>();
+  /** bucket counts recorded in Redis that differ from options.buckets, per namespace */
+  private readonly counts = new Map<string, number>();
+  /** namespaces whose recorded count a set script confirmed: their plain writes skip the script */
+  private readonly verified = new Set<string>();
+  private readonly registering = new Map<string, Promise<void>>();
   private readonly batches = new Map<string, Batch>();
   /** calls pending per Redis process (node key; '' on a single Redis), for BATCH_LIMIT */
   private readonly pendingCalls = new Map<string, number>();
@@ -153,19 +175,55 @@ export class RedisBackend implements Backend {
     this.keyPrefix = client.options.keyPrefix ?? '';
   }
 
+  /** The bucket count a namespace's keys are placed with. */
+  private count(ns: string): number {
+    return this.counts.get(ns) ?? this.options.buckets;
+  }
+
   /** `{ns:b}` for every bucket of a namespace. */
   private bucketPrefixes(ns: string): string[] {
     let list = this.prefixes.get(ns);
     if (!list) {
       const e = escapeNamespace(ns);
-      list = Array.from({ length: this.options.buckets }, (_, b) => `{${e}:${b}}`);
+      list = Array.from({ length: this.count(ns) }, (_, b) => `{${e}:${b}}`);
       this.prefixes.set(ns, list);
     }
     return list;
   }
 
   private prefix(ns: string, key: string): string {
-    return this.bucketPrefixes(ns)[bucketOf(key, this.options.buckets)]!;
+    return this.bucketPrefixes(ns)[bucketOf(key, this.count(ns))]!;
+  }
+
+  /**
+   * Records the namespace's bucket count in Redis if no store did yet (or its data was wiped),
+   * adopts the recorded one, and marks every bucket with it. One at a time per namespace.
+   */
+  private register(ns: string): Promise<void> {
+    let pending = this.registering.get(ns);
+    if (!pending) {
+      pending = (async () => {
+        const recorded = Number(await this.commands.keyvCleverRegister(this.bucketPrefixes(ns)[0]!, this.count(ns)));
+        this.adopt(ns, recorded);
+        await Promise.all(this.bucketPrefixes(ns).slice(1).map((p) => this.client.set(`${p}m:`, recorded)));
+      })().finally(() => this.registering.delete(ns));
+      this.registering.set(ns, pending);
+    }
+    return pending;
+  }
+
+  /** Places the namespace's keys with the count Redis records for it, if it differs. */
+  private adopt(ns: string, recorded: number): void {
+    if (!(recorded >= 1) || recorded === this.count(ns)) return;
+    // What is pending was placed with the old count: out it goes (set scripts refuse it, see refused).
+    this.flush();
+    this.counts.set(ns, recorded);
+    this.prefixes.delete(ns);
+    this.verified.delete(ns);
+    this.options.onBucketMismatch?.(new Error(
+      `keyv-clever: namespace '${ns}' is stored in Redis over ${recorded} bucket(s), but this store is configured with buckets: ${this.options.buckets}; `
+      + `it uses ${recorded}, like the store that recorded it. Give every store of a namespace the same buckets (to change it, clear the namespace or use a new one)`,
+    ));
   }
 
   /** Groups items by the bucket of their key, keeping each item's original position. */
@@ -186,7 +244,7 @@ export class RedisBackend implements Backend {
     const pending = this.batches.get(p);
     if (pending?.setKeys.has(vkey)) this.send([pending]);
     return new Promise((resolve, reject) => {
-      const batch = this.batch(p);
+      const batch = this.batch(ns, p);
       batch.gets.push({ vkey, resolve, reject });
       this.sendIfFull(batch);
     });
@@ -198,7 +256,7 @@ export class RedisBackend implements Backend {
     const batches = new Map<string, Batch>();
     const values = keys.map((key) => new Promise<string | undefined>((resolve, reject) => {
       const p = this.prefix(ns, key);
-      looseBatch(batches, p).gets.push({ vkey: `${p}v:${key}`, resolve, reject });
+      looseBatch(batches, ns, p, this.count(ns)).gets.push({ vkey: `${p}v:${key}`, resolve, reject });
     }));
     this.sendAll([...batches.values()]);
     return Promise.all(values);
@@ -215,34 +273,34 @@ export class RedisBackend implements Backend {
       this.flush();
       return this.setNow(ns, entries);
     }
-    const entry = entries[0]!;
-    const p = this.prefix(ns, entry.key);
-    return new Promise((resolve, reject) => {
-      const batch = this.batch(p);
-      batch.sets.push({ entry, resolve, reject });
-      batch.setKeys.add(`${p}v:${entry.key}`);
-      this.sendIfFull(batch);
-    });
+    return new Promise((resolve, reject) => this.enqueueSet(ns, { entry: entries[0]!, resolve, reject, tries: 0 }));
+  }
+
+  private enqueueSet(ns: string, pending: PendingSet): void {
+    const p = this.prefix(ns, pending.entry.key);
+    const batch = this.batch(ns, p);
+    batch.sets.push(pending);
+    batch.setKeys.add(`${p}v:${pending.entry.key}`);
+    this.sendIfFull(batch);
   }
 
   /** Like a tick's sets, sent at once: one set script call per Redis process. */
   private async setNow(ns: string, entries: WriteEntry[]): Promise<boolean[]> {
     const batches = new Map<string, Batch>();
     const written = entries.map((entry) => new Promise<boolean[]>((resolve, reject) => {
-      const p = this.prefix(ns, entry.key);
-      looseBatch(batches, p).sets.push({ entry, resolve, reject });
+      looseBatch(batches, ns, this.prefix(ns, entry.key), this.count(ns)).sets.push({ entry, resolve, reject, tries: 0 });
     }));
     this.sendAll([...batches.values()]);
     return (await Promise.all(written)).map(([ok]) => ok === true);
   }
 
   /** The pending batch of a bucket; the first one of a tick schedules the flush. */
-  private batch(p: string): Batch {
+  private batch(ns: string, p: string): Batch {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.scheduledFlush);
     }
-    return looseBatch(this.batches, p);
+    return looseBatch(this.batches, ns, p, this.count(ns));
   }
 
   /** Counts a call just added to `batch`; sends its process's batches once they hold BATCH_LIMIT. */
@@ -342,7 +400,7 @@ export class RedisBackend implements Backend {
     }
     const writing = batches.filter((b) => b.sets.length > 0);
     const lone = writing.length === 1 && writing[0]!.sets.length === 1 ? writing[0]!.sets[0]! : undefined;
-    if (lone && isPlain(lone.entry)) {
+    if (lone && isPlain(lone.entry) && this.verified.has(writing[0]!.ns)) {
       // A lone write without dependencies, guards or lock is a plain SET: no script to run.
       const { entry } = lone;
       const vkey = `${writing[0]!.p}v:${entry.key}`;
@@ -353,18 +411,42 @@ export class RedisBackend implements Backend {
     } else if (writing.length > 0) {
       const sets = writing.flatMap((b) => b.sets);
       out.push({
-        send: (to) => to.keyvCleverSet(writing[0]!.p, setArgs(writing.map((b) => [b.p, b.sets.map((e) => e.entry)]))),
+        send: (to) => to.keyvCleverSet(writing[0]!.p, setArgs(writing.map((b) => [b.p, b.count, b.sets.map((e) => e.entry)]))),
         settle: (error, written) => {
           // Nothing was written: the script touches every bucket before its first write.
           if (error && writing.length > 1 && movedSlot(error)) {
             for (const b of writing) this.send([{ ...b, gets: [] }]);
             return;
           }
+          if (!error && (written as number[])[0] === -1) {
+            this.refused(writing);
+            return;
+          }
+          if (!error) for (const b of writing) this.verified.add(b.ns);
           sets.forEach((e, i) => (error ? e.reject(error) : e.resolve([(written as number[])[i] === 1])));
         },
       });
     }
     return out;
+  }
+
+  /**
+   * A set script call wrote nothing: one of its buckets does not hold the bucket count its keys
+   * were placed with (never registered, wiped, or recorded with another count). Registers, then
+   * places each write again. A guarded write whose bucket changed is dropped (its generations
+   * were read in the old bucket): the caller's value is simply not cached this time.
+   */
+  private refused(batches: Batch[]): void {
+    for (const b of batches) {
+      this.register(b.ns).then(() => {
+        const moved = this.count(b.ns) !== b.count;
+        for (const pending of b.sets) {
+          if (moved && (pending.entry.guards?.length || pending.entry.unlock)) pending.resolve([false]);
+          else if (pending.tries >= 2) pending.reject(new Error(`keyv-clever: namespace '${b.ns}': bucket ${b.p} keeps refusing writes (its recorded bucket count changes under this store)`));
+          else this.enqueueSet(b.ns, { ...pending, tries: pending.tries + 1 });
+        }
+      }, (error: unknown) => { for (const pending of b.sets) pending.reject(error); });
+    }
   }
 
   /** Cluster hash slot of a bucket prefix (with the client's keyPrefix, as ioredis sends it). */
@@ -376,9 +458,20 @@ export class RedisBackend implements Backend {
 
   async delete(ns: string, keys: string[]): Promise<number> {
     this.flush();
-    const counts = await Promise.all([...this.byBucket(ns, [...new Set(keys)], (k) => k)]
+    const unique = [...new Set(keys)];
+    const before = this.count(ns);
+    const deleteIn = async (ks: string[]) => Promise.all([...this.byBucket(ns, ks, (k) => k)]
       .map(([p, group]) => this.commands.keyvCleverDelete(p, ...group.map(([, k]) => k))));
-    return counts.reduce((a, b) => a + b, 0);
+    const replies = await deleteIn(unique);
+    let removed = replies.reduce((sum, [n]) => sum + n, 0);
+    // A bucket recorded with another count: the keys live where that count places them.
+    if (replies.some(([, recorded]) => recorded > 0 && recorded !== before)) {
+      await this.register(ns);
+      const count = this.count(ns);
+      const moved = unique.filter((k) => bucketOf(k, count) !== bucketOf(k, before));
+      if (moved.length > 0) removed += (await deleteIn(moved)).reduce((sum, [n]) => sum + n, 0);
+    }
+    return removed;
   }
 
   async invalidate(ns: string, request: Invalidation): Promise<{ removed: number; tags: string[] }> {
@@ -390,18 +483,28 @@ export class RedisBackend implements Backend {
       for (const [f, v] of fields) rowArgs.push(f, v);
     }
     const { invalidateChunk, invalidateBudget, raceWindow } = this.options;
-    const removed = await Promise.all(this.bucketPrefixes(ns).map(async (p) => {
+    const covered = this.bucketPrefixes(ns);
+    let recorded = 0;
+    const invalidateIn = async (prefixes: string[]) => (await Promise.all(prefixes.map(async (p) => {
       let reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, invalidateBudget, raceWindow, request.tags.length, ...request.tags, ...rowArgs);
+      if (p === covered[0]) recorded = Number(reply[1]);
       let total = Number(reply[0]);
       // Tags left over hold more than one chunk: keep deleting, without bumping generations again.
-      while (reply.length > 1) {
-        const rest = reply.slice(1).map(String);
+      while (reply.length > 2) {
+        const rest = reply.slice(2).map(String);
         reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, invalidateBudget, 0, rest.length, ...rest, 0);
         total += Number(reply[0]);
       }
       return total;
-    }));
-    return { removed: removed.reduce((a, b) => a + b, 0), tags: request.tags };
+    }))).reduce((a, b) => a + b, 0);
+    let removed = await invalidateIn(covered);
+    // Bucket 0 records the namespace's count: entries may sit in buckets this store did not cover.
+    if (recorded > 0 && recorded !== covered.length) {
+      this.adopt(ns, recorded);
+      const rest = this.bucketPrefixes(ns).filter((p) => !covered.includes(p));
+      if (rest.length > 0) removed += await invalidateIn(rest);
+    }
+    return { removed, tags: request.tags };
   }
 
   async capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture> {
@@ -447,6 +550,8 @@ export class RedisBackend implements Backend {
 
   async clear(ns: string): Promise<void> {
     this.flush();
+    // The bucket count goes too (m:): the next write registers it again.
+    this.verified.delete(ns);
     for await (const keys of this.scan(ns, '*')) {
       const groups = new Map<string, string[]>();
       for (const k of keys) {
@@ -505,9 +610,9 @@ export class RedisBackend implements Backend {
 }
 
 /** The batch of bucket `p` in `batches` (the pending ones, or those of one getMany / setMany). */
-function looseBatch(batches: Map<string, Batch>, p: string): Batch {
+function looseBatch(batches: Map<string, Batch>, ns: string, p: string, count: number): Batch {
   let batch = batches.get(p);
-  if (!batch) batches.set(p, (batch = { p, gets: [], sets: [], setKeys: new Set() }));
+  if (!batch) batches.set(p, (batch = { ns, p, count, gets: [], sets: [], setKeys: new Set() }));
   return batch;
 }
 
@@ -536,9 +641,10 @@ export function headerText(tags: readonly string[]): string {
 }
 
 /** The set script's arguments for entries grouped by bucket (see set.lua). */
-function setArgs(groups: Array<[prefix: string, entries: WriteEntry[]]>): Array<string | number> {
-  const args: Array<string | number> = [groups.length, ...groups.map(([p]) => p)];
-  for (const [, entries] of groups) {
+function setArgs(groups: Array<[prefix: string, count: number, entries: WriteEntry[]]>): Array<string | number> {
+  const args: Array<string | number> = [groups.length];
+  for (const [p, count] of groups) args.push(p, count);
+  for (const [, , entries] of groups) {
     args.push(entries.length);
     for (const e of entries) {
       args.push(e.key, e.value, e.ttl ?? 0, e.deps.tags.length, ...e.deps.tags);

@@ -1,6 +1,7 @@
 #!lua flags=allow-oom
 -- Deletes entries and their index members, in one bucket.
--- KEYS[1] = bucket prefix; ARGV = keys. Returns the number of entries that existed.
+-- KEYS[1] = bucket prefix; ARGV = keys. Returns { the number of entries that existed, the
+-- bucket count recorded in the bucket (0 = none) }: a caller using another count deletes again.
 p = KEYS[1]
 local removed = 0
 for _, key in ipairs(ARGV) do
@@ -9,4 +10,4 @@ for _, key in ipairs(ARGV) do
   for _, tag in ipairs(tags) do edgeRemove(tag, key) end
   removed = removed + redis.call('UNLINK', vkey)
 end
-return removed
+return { removed, tonumber(redis.call('GET', p .. 'm:') or '0') }

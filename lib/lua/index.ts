@@ -31,4 +31,5 @@ export const scripts = {
   entries: withEdges('entries'),
   capture: read('capture'),
   unlock: read('unlock'),
+  register: read('register'),
 } as const;

@@ -9,7 +9,8 @@
 --   A row is a changed row image: its conjunction tags are built here from the schemes in use,
 --   with the same rules as tags.ts (rowChangeTags), so no client-side scheme cache can go stale.
 -- A field missing from a row reaches every entry of the schemes that need it (a:<table>|<scheme>).
--- Returns { removed, tag* still holding members (call again with those, no rows) }.
+-- Returns { removed, the bucket count recorded in the bucket (0 = none: see register.lua),
+--   tag* still holding members (call again with those, no rows) }.
 p = KEYS[1]
 local limit = tonumber(ARGV[1])
 local now = clock()
@@ -119,6 +120,6 @@ for _, tag in ipairs(tags) do
     if list then remaining[#remaining + 1] = tag end
   end
 end
-local reply = { removed }
-for i, tag in ipairs(remaining) do reply[i + 1] = tag end
+local reply = { removed, tonumber(redis.call('GET', p .. 'm:') or '0') }
+for i, tag in ipairs(remaining) do reply[i + 2] = tag end
 return reply

@@ -1,7 +1,7 @@
 #!lua flags=allow-cross-slot-keys
 -- Writes entries with their dependency index, atomically, in one call.
 -- KEYS[1] = the first bucket prefix "{ns:b}" (routes the call); every key is built from a prefix.
--- ARGV = ngroups, prefix* (one per bucket group), then per group: n, then per entry:
+-- ARGV = ngroups, (prefix, bucket count)* (one per bucket group), then per group: n, then per entry:
 --   key, value, ttl (ms, 0 = none), ntags, tag*, [the tags' header text, if ntags > 0],
 --   nschemes, (table, scheme)*, nguards, (tag, generation)*,
 --   unlock token ('' = none: else the fill lock l:<key> is released if this token holds it)
@@ -12,19 +12,23 @@
 -- Invariant: every tag in a value's header indexes its key with a score at or past the header's
 -- indexedUntil, which is at or past the value's expiry. A rewrite with the same tags whose
 -- indexedUntil already covers the new expiry therefore writes the value only.
--- Returns one 1/0 per entry, in order: written, or refused because a guarded generation moved.
+-- Returns one 1/0 per entry, in order: written, or refused because a guarded generation moved;
+-- or, with nothing written, { -1, the bucket's recorded count or 0 } when a bucket does not hold
+-- the caller's bucket count in m: (see register.lua): the caller registers and sends again.
 local now = clock()
 local ngroups = tonumber(ARGV[1])
-if ngroups > 1 then
-  -- A bucket whose slot moved to another node fails this read before anything is written: the
-  -- client then sends each bucket on its own.
-  for g = 1, ngroups do redis.call('EXISTS', ARGV[1 + g] .. 's:') end
+-- Checked for every bucket before the first write. On a cluster, a bucket whose slot moved to
+-- another node also fails here, before anything is written: the client then sends each bucket on
+-- its own.
+for g = 1, ngroups do
+  local recorded = redis.call('GET', ARGV[2 * g] .. 'm:')
+  if recorded ~= ARGV[2 * g + 1] then return { -1, tonumber(recorded or '0') } end
 end
 
 local result = {}
-local a = 2 + ngroups
+local a = 2 + 2 * ngroups
 for g = 1, ngroups do
-  p = ARGV[1 + g]
+  p = ARGV[2 * g]
   local n = tonumber(ARGV[a])
   a = a + 1
   for e = 1, n do

@@ -33,9 +33,11 @@ describe('Redis backend: layout', () => {
       await keyv.set('foo', 1, { dependsOn: ['t'] });
       await bare.set('bar', 2);
       const e = escapeNamespace(ns);
-      // The value carries its tag list; the small tag lives in one of the bucket's index pages.
+      // The value carries its tag list; the small tag lives in one of the bucket's index pages;
+      // m: records the namespace's bucket count.
       const keys = await scanAll(admin, nsPattern(ns));
-      expect(keys.filter((k) => !/^\{[^}]*\}p:\d+$/.test(k))).to.deep.equal([`{${e}:0}v:bar`, `{${e}:0}v:foo`]);
+      expect(keys.filter((k) => !/^\{[^}]*\}p:\d+$/.test(k))).to.deep.equal([`{${e}:0}m:`, `{${e}:0}v:bar`, `{${e}:0}v:foo`]);
+      expect(await admin.get(`{${e}:0}m:`)).to.equal('1');
       expect(keys.filter((k) => k.startsWith(`{${e}:0}p:`))).to.have.length(1);
       expect(await bare.get('foo')).to.equal(1);
       expect(await keyv.get('bar')).to.equal(2);

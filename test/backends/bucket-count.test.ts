@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import Keyv from 'keyv';
+import { CleverStore, getOrSet, type CleverStoreOptions } from '../../lib/index.js';
+import { bucketOf } from '../../lib/backends/redis.js';
+import { REDIS_URL, clusterNodes, uniqueNamespace } from '../support/backends.js';
+
+/**
+ * Every store sharing a namespace must place keys with the same bucket count. Redis records the
+ * count of the first writer; a store configured otherwise adopts it and reports it, and nothing it
+ * does in the meantime leaves a stale entry behind.
+ */
+const targets: Array<{ name: string; store: (options: CleverStoreOptions) => CleverStore; counts: [number, number] }> = [
+  { name: 'redis', store: (options) => new CleverStore(REDIS_URL, { sweepInterval: 0, ...options }), counts: [16, 4] },
+  { name: 'cluster', store: (options) => new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, ...options }), counts: [16, 3] },
+];
+
+/** Keys that the two counts place in different buckets (bucket 0 excluded: it is the same prefix). */
+function keysMoving(n: number, a: number, b: number, label: string): string[] {
+  const keys: string[] = [];
+  for (let i = 0; keys.length < n; i++) {
+    const k = `${label}${i}`;
+    if (bucketOf(k, a) !== bucketOf(k, b) && bucketOf(k, a) !== 0 && bucketOf(k, b) !== 0) keys.push(k);
+  }
+  return keys;
+}
+
+for (const target of targets) {
+  describe(`bucket count recorded per namespace (${target.name})`, function () {
+    this.timeout(30_000);
+    const stores: CleverStore[] = [];
+    const errors = new Map<CleverStore, Error[]>();
+    const open = (namespace: string, buckets: number): CleverStore => {
+      const store = target.store({ namespace, buckets });
+      const list: Error[] = [];
+      errors.set(store, list);
+      store.on('error', (error) => list.push(error));
+      stores.push(store);
+      return store;
+    };
+    afterEach(async () => {
+      if (stores[0]) await stores[0].clear();
+      await Promise.all(stores.splice(0).map((s) => s.disconnect()));
+    });
+
+    for (const [first, second] of [target.counts, [target.counts[1], target.counts[0]]] as Array<[number, number]>) {
+      it(`a store with ${second} buckets adopts the ${first} recorded by the first writer, says so, and shares its entries`, async () => {
+        const ns = uniqueNamespace('buckets');
+        const a = open(ns, first);
+        const b = open(ns, second);
+        const keys = keysMoving(30, first, second, 'k');
+        for (const k of keys) expect(await a.set(k, `a:${k}`, { dependsOn: ['posts', `post:${k}`] })).to.equal(true);
+        expect(await b.set('from-b', 'b', { dependsOn: ['posts'] })).to.equal(true);
+        expect(errors.get(b)!.map((e) => e.message).join('\n')).to.match(new RegExp(`over ${first} bucket\\(s\\), but this store is configured with buckets: ${second}`));
+        expect(errors.get(a)).to.deep.equal([]);
+        for (const k of keys) expect(await b.get(k)).to.equal(`a:${k}`);
+        expect(await a.get('from-b')).to.equal('b');
+        expect(await b.invalidate(`post:${keys[0]}`)).to.equal(1);
+        expect(await a.get(keys[0]!)).to.equal(undefined);
+        expect(await b.invalidate('posts')).to.equal(keys.length);
+        for (const k of [...keys, 'from-b']) expect(await a.get(k)).to.equal(undefined);
+      });
+    }
+
+    it('an invalidation by a store with fewer buckets that never wrote reaches every recorded bucket', async () => {
+      const [many, few] = target.counts;
+      const ns = uniqueNamespace('buckets-inv');
+      const a = open(ns, many);
+      const keys = Array.from({ length: 200 }, (_, i) => `e${i}`);
+      expect(await a.setMany(keys.map((key) => ({ key, value: 'v', ttl: { dependsOn: ['feed'] } })))).to.deep.equal(keys.map(() => true));
+      expect(new Set(keys.map((k) => bucketOf(k, many))).size).to.equal(many);
+      const b = open(ns, few);
+      expect(await b.invalidate('feed')).to.equal(keys.length);
+      expect(await a.getMany(keys)).to.deep.equal(keys.map(() => undefined));
+      expect(errors.get(b)!.length).to.equal(1);
+      // b now places keys like a: its own writes are invalidated by a.
+      expect(await b.set('later', 'v', { dependsOn: ['feed'] })).to.equal(true);
+      expect(await a.invalidate('feed')).to.equal(1);
+      expect(await b.get('later')).to.equal(undefined);
+    });
+
+    it('a delete, a plain write and a guarded fill by a store configured otherwise reach the recorded keys', async () => {
+      const [many, few] = target.counts;
+      const ns = uniqueNamespace('buckets-write');
+      const a = open(ns, many);
+      const [k1, k2, k3] = keysMoving(3, many, few, 'w');
+      for (const k of [k1!, k2!, k3!]) expect(await a.set(k, 'old', { dependsOn: [`row:${k}`] })).to.equal(true);
+      // First thing each fresh store does: a delete, a plain overwrite, a read-through fill.
+      expect(await open(ns, few).delete(k1!)).to.equal(true);
+      expect(await a.get(k1!)).to.equal(undefined);
+      expect(await open(ns, few).set(k2!, 'new')).to.equal(true);
+      expect(await a.get(k2!)).to.equal('new');
+      expect(await a.delete(k3!)).to.equal(true);
+      const filler = open(ns, few);
+      const keyv = new Keyv({ store: filler, namespace: ns, useKeyPrefix: false });
+      expect(await getOrSet(keyv, k3!, () => 'filled', { dependsOn: [`row:${k3}`] })).to.equal('filled');
+      // Cached or not (a fill placed with the old count is dropped), never stale after invalidation.
+      await a.invalidate(`row:${k3}`);
+      expect(await a.get(k3!)).to.equal(undefined);
+      expect(await keyv.get(k3!)).to.equal(undefined);
+      expect(await getOrSet(keyv, k3!, () => 'refilled', { dependsOn: [`row:${k3}`] })).to.equal('refilled');
+      expect(await keyv.get(k3!)).to.equal('refilled');
+      expect(await a.get(k3!)).to.be.a('string');
+    });
+
+    it('after clear() the next writer records its count again, and the others follow it', async () => {
+      const [many, few] = target.counts;
+      const ns = uniqueNamespace('buckets-clear');
+      const a = open(ns, few);
+      const b = open(ns, many);
+      expect(await a.set('x', '1', { dependsOn: ['t'] })).to.equal(true);
+      await a.clear();
+      // Recorded by b now: a adopts it at its next write.
+      expect(await b.set('y', '2', { dependsOn: ['t'] })).to.equal(true);
+      expect(errors.get(b)).to.deep.equal([]);
+      const [moving] = keysMoving(1, many, few, 'z');
+      expect(await a.set(moving!, '3', { dependsOn: ['t'] })).to.equal(true);
+      expect(errors.get(a)!.map((e) => e.message).join('\n')).to.match(new RegExp(`over ${many} bucket\\(s\\)`));
+      expect(await b.get(moving!)).to.equal('3');
+      expect(await b.invalidate('t')).to.equal(2);
+      expect(await a.get('y')).to.equal(undefined);
+    });
+  });
+}
