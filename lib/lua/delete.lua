@@ -6,7 +6,7 @@ p = KEYS[1]
 local removed = 0
 for _, key in ipairs(ARGV) do
   local vkey = p .. 'v:' .. key
-  local tags = header(redis.call('GET', vkey))
+  local tags = headerAt(vkey)
   for _, tag in ipairs(tags) do edgeRemove(tag, key) end
   removed = removed + redis.call('UNLINK', vkey)
 end

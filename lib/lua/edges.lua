@@ -62,6 +62,21 @@ local function header(stored)
   return tags, untilMs
 end
 
+-- The tag list and indexedUntil of the value stored at vkey, reading its header only (values can
+-- be megabytes): the first 256 bytes, then 4x more until the header's end is in.
+local HEAD_BYTES = 256
+local function headerAt(vkey)
+  local size = HEAD_BYTES
+  local probe = redis.call('GETRANGE', vkey, 0, size - 1)
+  if string.byte(probe, 1) ~= 1 then return {}, nil end
+  while not string.find(probe, '\2', 2, true) do
+    if #probe < size then return {}, nil end -- no end of header: not written by these scripts
+    size = size * 4
+    probe = redis.call('GETRANGE', vkey, 0, size - 1)
+  end
+  return header(probe)
+end
+
 local function lists(tags, tag)
   for i = 1, #tags do if tags[i] == tag then return true end end
   return false

@@ -12,7 +12,7 @@ for _, tag in ipairs(ARGV) do
     end
   end
   for _, key in ipairs(members) do
-    if not seen[key] and lists(header(redis.call('GET', p .. 'v:' .. key)), tag) then
+    if not seen[key] and lists(headerAt(p .. 'v:' .. key), tag) then
       seen[key] = true
       out[#out + 1] = key
     end

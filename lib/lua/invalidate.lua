@@ -59,8 +59,9 @@ local SLICE = 50
 local removed, budget, late = 0, limit, false
 
 -- Deletes the entries among `members` (keys listed under `tag`) whose value still lists the tag,
--- with their other index members: each slice's values in one MGET and one UNLINK. Stops between
--- slices once the deadline has passed. Returns how many members it went through.
+-- with their other index members: each entry's header read alone (GETRANGE, whatever the value's
+-- size), each slice's entries in one UNLINK. Stops between slices once the deadline has passed.
+-- Returns how many members it went through.
 local function purge(tag, members)
   local done = 0
   for s = 1, #members, SLICE do
@@ -69,18 +70,16 @@ local function purge(tag, members)
       return done
     end
     local last = math.min(s + SLICE - 1, #members)
-    local vkeys = {}
-    for i = s, last do vkeys[#vkeys + 1] = p .. 'v:' .. members[i] end
-    local values = redis.call('MGET', unpack(vkeys))
     local doomed = {}
-    for j = 1, #vkeys do
-      local entryTags = header(values[j])
+    for i = s, last do
+      local key = members[i]
+      local vkey = p .. 'v:' .. key
+      local entryTags = headerAt(vkey)
       if lists(entryTags, tag) then
-        local key = members[s + j - 1]
         for _, other in ipairs(entryTags) do
           if other ~= tag then edgeRemove(other, key) end
         end
-        doomed[#doomed + 1] = vkeys[j]
+        doomed[#doomed + 1] = vkey
       end
     end
     if #doomed > 0 then removed = removed + redis.call('UNLINK', unpack(doomed)) end

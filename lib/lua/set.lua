@@ -77,7 +77,7 @@ for g = 1, ngroups do
               stored = string.sub(probe, 1, close) .. value
             end
           end
-          if not stored then oldTags = header(close and probe or redis.call('GET', vkey)) end
+          if not stored then oldTags = close and header(probe) or headerAt(vkey) end
         end
         if not stored then
           if #oldTags > 0 then

@@ -98,6 +98,29 @@ for (const backend of backends) {
       expect(await store.invalidate('dep-1', 'dep-9999')).to.equal(0);
     });
 
+    it('headers ending on either side of each read boundary (256 and 1024 bytes), in front of 1 MB values: invalidated, deleted and rewritten exactly', async () => {
+      const big = 'v'.repeat(1 << 20);
+      // A header is \x01 + '' (no expiry) + '\n' + tag + '\n' + 'shared-n' + \x02: a first tag of
+      // end - 12 bytes puts the header's last byte at `end`, around each boundary the scripts read up to.
+      const cases = [254, 255, 256, 257, 258, 1023, 1024, 1025, 4096, 4097].map((end, i) => {
+        const head = `t${i}-`;
+        return { key: `h${i}`, tags: [head + 'x'.repeat(end - 12 - head.length), `shared-${i % 2}`] };
+      });
+      for (const c of cases) expect(await keyv.set(c.key, big, { dependsOn: c.tags })).to.equal(true);
+      for (const c of cases) expect(await store.entriesFor(c.tags[0]!)).to.deep.equal([c.key]);
+      // Each by its own long tag, then a rewrite with other tags drops the old ones.
+      expect(await store.invalidate(cases[0]!.tags[0]!)).to.equal(1);
+      expect(await keyv.get(cases[0]!.key)).to.equal(undefined);
+      expect(await keyv.set(cases[1]!.key, 'small', { dependsOn: ['other'] })).to.equal(true);
+      expect(await store.entriesFor(cases[1]!.tags[0]!)).to.deep.equal([]);
+      expect(await keyv.delete(cases[2]!.key)).to.equal(true);
+      expect(await store.entriesFor('shared-0')).to.not.include(cases[2]!.key);
+      const rest = cases.slice(3);
+      expect(await store.invalidate('shared-0', 'shared-1')).to.equal(rest.length);
+      for (const c of rest) expect(await keyv.get(c.key)).to.equal(undefined);
+      expect(await keyv.get(cases[1]!.key)).to.equal('small');
+    });
+
     it('namespaces full of separators stay apart from each other', async () => {
       const namespaces = ['a', 'a:b', 'a:b:c', '{a}', 'a}b', 'a*', '%7B', ''];
       const stores = namespaces.map((namespace) => backend.name === 'memory' ? store : backend.store({ namespace }));
