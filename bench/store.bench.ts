@@ -121,10 +121,13 @@ async function clientBaseline(): Promise<void> {
     const sha = (await io.script('LOAD', scripts.set)) as string;
     const value = JSON.stringify({ value: sampleValue(1) });
     // A lone write without dependencies is a plain SET PX (no script): only the 3-dep write has one.
-    if ((await captureSetArgs([['r0', value, TTL]])).length !== 0) throw new Error('a plain set ran the set script');
+    // (A store's first write to a namespace runs the script: it checks the recorded bucket count.)
+    if ((await captureSetArgs([['r0', value, TTL], ['r1', value, TTL]])).length !== 1) throw new Error('a plain set ran the set script');
     const withDeps = await captureSetArgs(Array.from({ length: KEYS }, (_, k) => [`q${k}`, value,
       { ttl: TTL, dependsOn: [`post:${k}`, `author:${k % 1000}`, 'posts'] }]));
     const p = withDeps[0]![0];
+    // The namespace's bucket count, as the store records it at its first write (see register.lua).
+    await io.set(`${p}m:`, 1, 'NX');
     for (let i = 0; i < KEYS; i += 1000) await io.mset(...Array.from({ length: 1000 }, (_, j) => [`${p}v:r${i + j}`, value]).flat());
     const check = (reply: unknown) => {
       if (!Array.isArray(reply) || Number(reply[0]) !== 1) throw new Error(`set script replied ${JSON.stringify(reply)}`);
