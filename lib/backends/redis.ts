@@ -158,6 +158,8 @@ export class RedisBackend implements Backend {
   /** namespaces whose recorded count a set script confirmed: their plain writes skip the script */
   private readonly verified = new Set<string>();
   private readonly registering = new Map<string, Promise<void>>();
+  /** namespaces whose recorded bucket count a first read asked for (see readRecorded) */
+  private readonly looked = new Set<string>();
   private readonly batches = new Map<string, Batch>();
   /** calls pending per Redis process (node key; '' on a single Redis), for BATCH_LIMIT */
   private readonly pendingCalls = new Map<string, number>();
@@ -212,6 +214,19 @@ export class RedisBackend implements Backend {
     return pending;
   }
 
+  /**
+   * A store's first read of a namespace also asks for its recorded bucket count, without waiting
+   * for it: a store that only reads then finds the writers' keys from its next reads on.
+   */
+  private readRecorded(ns: string): void {
+    if (this.looked.has(ns)) return;
+    this.looked.add(ns);
+    this.client.get(`${this.bucketPrefixes(ns)[0]!}m:`).then(
+      (recorded) => { if (recorded !== null) this.adopt(ns, Number(recorded)); },
+      () => this.looked.delete(ns), // asked again at the next read
+    );
+  }
+
   /** Places the namespace's keys with the count Redis records for it, if it differs. */
   private adopt(ns: string, recorded: number): void {
     if (!(recorded >= 1) || recorded === this.count(ns)) return;
@@ -239,6 +254,7 @@ export class RedisBackend implements Backend {
   }
 
   get(ns: string, key: string): Promise<string | undefined> {
+    this.readRecorded(ns);
     const p = this.prefix(ns, key);
     const vkey = `${p}v:${key}`;
     const pending = this.batches.get(p);
@@ -253,6 +269,7 @@ export class RedisBackend implements Backend {
   /** Like a tick's gets, sent at once: one read per Redis process. */
   getMany(ns: string, keys: string[]): Promise<Array<string | undefined>> {
     this.flush();
+    this.readRecorded(ns);
     const batches = new Map<string, Batch>();
     const values = keys.map((key) => new Promise<string | undefined>((resolve, reject) => {
       const p = this.prefix(ns, key);
@@ -264,6 +281,7 @@ export class RedisBackend implements Backend {
 
   async hasMany(ns: string, keys: string[]): Promise<boolean[]> {
     this.flush();
+    this.readRecorded(ns);
     // Sent back to back without waiting (pipelined on the wire), and valid across cluster slots.
     return Promise.all(keys.map(async (k) => (await this.client.exists(`${this.prefix(ns, k)}v:${k}`)) === 1));
   }
@@ -509,6 +527,7 @@ export class RedisBackend implements Backend {
 
   async capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture> {
     this.flush();
+    this.readRecorded(ns);
     const args: Array<string | number> = [key, lock?.token ?? '', lock?.ttl ?? 0, deps.schemes.length];
     for (const [table, scheme] of deps.schemes) args.push(table, scheme);
     const reply = await this.commands.keyvCleverCapture(this.prefix(ns, key), ...args, ...deps.tags);

@@ -78,6 +78,21 @@ for (const target of targets) {
       expect(await b.get('later')).to.equal(undefined);
     });
 
+    it('a store that only reads asks for the recorded count at its first read, and finds the writers\' keys from then on', async () => {
+      const [many, few] = target.counts;
+      const ns = uniqueNamespace('buckets-read');
+      const a = open(ns, many);
+      const keys = keysMoving(20, many, few, 'r');
+      for (const k of keys) expect(await a.set(k, `a:${k}`)).to.equal(true);
+      const reader = open(ns, few);
+      await reader.get('anything'); // placed with its configured count: may miss
+      for (let i = 0; i < 100 && errors.get(reader)!.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(errors.get(reader)!.map((e) => e.message).join('\n')).to.match(new RegExp(`over ${many} bucket\\(s\\)`));
+      expect(await reader.getMany(keys)).to.deep.equal(keys.map((k) => `a:${k}`));
+      for (const k of keys) expect(await reader.get(k)).to.equal(`a:${k}`);
+      expect(await reader.has(keys[0]!)).to.equal(true);
+    });
+
     it('a delete, a plain write and a guarded fill by a store configured otherwise reach the recorded keys', async () => {
       const [many, few] = target.counts;
       const ns = uniqueNamespace('buckets-write');
