@@ -34,6 +34,13 @@ type Reply = Array<number | string>;
  */
 const BATCH_LIMIT = 24;
 
+/**
+ * Changed rows one invalidation call receives at most: Redis reads every argument of a call
+ * before the script runs, so a bulk update's rows go a part at a time (the script also stops
+ * turning rows into tags at its deadline).
+ */
+const ROWS_PER_CALL = 200;
+
 interface Waiter<T> {
   resolve: (value: T) => void;
   reject: (error: unknown) => void;
@@ -494,25 +501,32 @@ export class RedisBackend implements Backend {
 
   async invalidate(ns: string, request: Invalidation): Promise<{ removed: number; tags: string[] }> {
     this.flush();
-    const rowArgs: Array<string | number> = [request.rows.length];
-    for (const row of request.rows) {
+    // Each row's arguments apart: a call that ran out of time leaves rows for the next one.
+    const rowArgs = request.rows.map((row) => {
       const fields = Object.entries(row.values);
-      rowArgs.push(escape(row.table), fields.length);
-      for (const [f, v] of fields) rowArgs.push(f, v);
-    }
+      const args: Array<string | number> = [escape(row.table), fields.length];
+      for (const [f, v] of fields) args.push(f, v);
+      return args;
+    });
+    const rowsFrom = (from: number): Array<string | number> => {
+      const part = rowArgs.slice(from, from + ROWS_PER_CALL);
+      return [part.length, ...part.flat()];
+    };
     const { invalidateChunk, invalidateBudget, raceWindow } = this.options;
     const covered = this.bucketPrefixes(ns);
     let recorded = 0;
     const invalidateIn = async (prefixes: string[]) => (await Promise.all(prefixes.map(async (p) => {
-      let reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, invalidateBudget, raceWindow, request.tags.length, ...request.tags, ...rowArgs);
-      if (p === covered[0]) recorded = Number(reply[1]);
-      let total = Number(reply[0]);
-      // Tags left over hold more than one chunk: keep deleting, without bumping generations again.
-      while (reply.length > 2) {
-        const rest = reply.slice(2).map(String);
-        reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, invalidateBudget, 0, rest.length, ...rest, 0);
+      let tags = request.tags;
+      let rowsDone = 0;
+      let total = 0;
+      // Calls again while tags are left (not reached, or holding more than a chunk) or rows are.
+      do {
+        const reply = await this.commands.keyvCleverInvalidate(p, invalidateChunk, invalidateBudget, raceWindow, tags.length, ...tags, ...rowsFrom(rowsDone));
+        if (p === covered[0]) recorded = Number(reply[1]);
         total += Number(reply[0]);
-      }
+        rowsDone += Number(reply[2]);
+        tags = reply.slice(3).map(String);
+      } while (tags.length > 0 || rowsDone < request.rows.length);
       return total;
     }))).reduce((a, b) => a + b, 0);
     let removed = await invalidateIn(covered);

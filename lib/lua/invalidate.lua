@@ -1,8 +1,8 @@
 #!lua flags=allow-oom
 -- Invalidates tags in one bucket: deletes every entry whose header lists one of them, with its
 -- other index members, and bumps the tags' generations. Stops after `limit` entries or `budget`
--- ms, whichever comes first, so no call blocks Redis for long; the caller calls again with the
--- tags returned.
+-- ms, whichever comes first (rows, tags and entries alike), so no call blocks Redis for long;
+-- the caller calls again with the tags returned and the rows not done.
 -- KEYS[1] = bucket prefix
 -- ARGV = limit, budget (ms), raceWindow (ms, 0 = no generations), ntags, tag*,
 --        nrows, (table, nfields, (field, value)*)*
@@ -10,7 +10,8 @@
 --   with the same rules as tags.ts (rowChangeTags), so no client-side scheme cache can go stale.
 -- A field missing from a row reaches every entry of the schemes that need it (a:<table>|<scheme>).
 -- Returns { removed, the bucket count recorded in the bucket (0 = none: see register.lua),
---   tag* still holding members (call again with those, no rows) }.
+--   rows done (the first ones), tag* not done (not reached, or still holding members) }. A tag
+--   returned may have had its generation bumped already: bumping it again is harmless.
 p = KEYS[1]
 local limit = tonumber(ARGV[1])
 local now = clock()
@@ -26,14 +27,25 @@ local function add(tag)
 end
 local ntags = tonumber(ARGV[4])
 for i = 1, ntags do add(ARGV[4 + i]) end
+
+-- Rows become tags until the deadline (at least one row per call); the caller sends the rest
+-- again. A row with thousands of siblings (a bulk update) must not hold Redis in one call.
+local schemesOf = {}
 local a = 5 + ntags
-for _ = 1, tonumber(ARGV[a]) do
+local nrows, rowsDone = tonumber(ARGV[a]), 0
+for r = 1, nrows do
+  if r > 1 and r % 20 == 1 and clock() >= deadline then break end
   local tbl, nfields = ARGV[a + 1], tonumber(ARGV[a + 2])
   local row = {}
   for i = 0, nfields - 1 do row[ARGV[a + 3 + 2 * i]] = ARGV[a + 4 + 2 * i] end
   a = a + 2 + 2 * nfields
   add('t:' .. tbl)
-  for _, scheme in ipairs(redis.call('SMEMBERS', p .. 's:' .. tbl)) do
+  local schemes = schemesOf[tbl]
+  if not schemes then
+    schemes = redis.call('SMEMBERS', p .. 's:' .. tbl)
+    schemesOf[tbl] = schemes
+  end
+  for _, scheme in ipairs(schemes) do
     local tag, complete = 'c:' .. tbl .. '|', true
     local first = true
     for field in string.gmatch(scheme, '[^&]+') do
@@ -45,14 +57,7 @@ for _ = 1, tonumber(ARGV[a]) do
     end
     if complete then add(tag) else add('a:' .. tbl .. '|' .. scheme) end
   end
-end
-
-if window > 0 then
-  for _, tag in ipairs(tags) do
-    local g = p .. 'g:' .. tag
-    redis.call('INCR', g)
-    redis.call('PEXPIRE', g, window)
-  end
+  rowsDone = r
 end
 
 local SLICE = 50
@@ -88,16 +93,26 @@ local function purge(tag, members)
   return done
 end
 
-local remaining = {}
+local remaining, reached = {}, 0
 for _, tag in ipairs(tags) do
-  local index = p .. 'i:' .. tag
-  if budget > 0 and not late then
+  -- At least one tag per call, so that every call makes progress.
+  if not late and budget > 0 and (reached == 0 or clock() < deadline) then
+    reached = reached + 1
+    -- The generation first, then the entries: a fill that read its generations before this
+    -- point is refused, one that reads them after read the new data.
+    if window > 0 then
+      local g = p .. 'g:' .. tag
+      redis.call('INCR', g)
+      redis.call('PEXPIRE', g, window)
+    end
+    local index = p .. 'i:' .. tag
     if redis.call('EXISTS', index) == 1 then
       redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
       local members = redis.call('ZRANGE', index, 0, budget - 1)
       local done = purge(tag, members)
       if done > 0 then redis.call('ZREMRANGEBYRANK', index, 0, done - 1) end
       budget = budget - done
+      if redis.call('EXISTS', index) == 1 then remaining[#remaining + 1] = tag end
     else
       local page, list = pageMembers(tag)
       if list then
@@ -111,14 +126,12 @@ for _, tag in ipairs(tags) do
         budget = budget - #members
       end
     end
-  end
-  if redis.call('EXISTS', index) == 1 then
+  else
+    -- Not reached in this call: its generation and entries are the next call's.
+    late = true
     remaining[#remaining + 1] = tag
-  elseif budget <= 0 or late then
-    local _, list = pageMembers(tag)
-    if list then remaining[#remaining + 1] = tag end
   end
 end
-local reply = { removed, tonumber(redis.call('GET', p .. 'm:') or '0') }
-for i, tag in ipairs(remaining) do reply[i + 2] = tag end
+local reply = { removed, tonumber(redis.call('GET', p .. 'm:') or '0'), rowsDone }
+for i, tag in ipairs(remaining) do reply[i + 3] = tag end
 return reply

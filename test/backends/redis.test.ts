@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore, matching } from '../../lib/index.js';
 import { escapeNamespace } from '../../lib/backends/redis.js';
+import { conjunctionTag, encodeValue } from '../../lib/tags.js';
 import { REDIS_URL, sleep, uniqueNamespace } from '../support/backends.js';
 import { PrivateRedis } from '../support/redis-server.js';
 
@@ -198,6 +199,37 @@ describe('Redis backend: scale and bounded indexes (private redis-server)', func
       expect(await store.invalidate('big')).to.equal(n);
       expect((await evalCalls()) - before).to.be.at.least(2);
       expect(await scanAll(admin, '{budget:0}[vip]:*')).to.deep.equal([]);
+    } finally {
+      await store.clear();
+      await store.disconnect();
+    }
+  });
+
+  it('turns a bulk update\'s changed rows into tags over several calls, bumping every generation and removing exactly the matching entries', async () => {
+    // A small chunk (entries per call) and no time limit: where each call stops does not depend on the machine.
+    const store = new CleverStore(server.url, { sweepInterval: 0, invalidateChunk: 10, invalidateBudget: 60_000, namespace: 'rows' });
+    try {
+      // 3000 posts cached one by one and per author (2 schemes); 1500 changed rows hit the even ids.
+      for (let i = 0; i < 3000; i += 500) {
+        await store.setMany(Array.from({ length: 500 }, (_, j) => ({ key: `post${i + j}`, value: 'v', ttl: { dependsOn: [matching('posts', { id: i + j })] } })));
+      }
+      for (let a = 0; a < 30; a++) await store.set(`author${a}`, 'v', { dependsOn: [matching('posts', { authorId: a })] });
+      const row = (id: number, authorId = id % 20) => ({ table: 'posts', values: { id: encodeValue(id, () => 'id'), authorId: encodeValue(authorId, () => 'authorId') } });
+      // First a call's worth of one repeated row (its tags done at once, rows still to come), then
+      // the even ids, then ids nothing is cached under (their tags hold no entry).
+      const rows = [
+        ...Array.from({ length: 250 }, () => row(0)),
+        ...Array.from({ length: 1500 }, (_, k) => row(2 * k)),
+        ...Array.from({ length: 100 }, (_, k) => row(5000 + k, 0)),
+      ];
+      const before = await evalCalls();
+      expect(await store.invalidateRequest({ tags: [], rows })).to.equal(1500 + 10);
+      expect((await evalCalls()) - before).to.be.at.least(1510 / 10);
+      for (let i = 0; i < 3000; i++) expect(await store.get(`post${i}`)).to.equal(i % 2 === 0 ? undefined : 'v');
+      for (let a = 0; a < 30; a++) expect(await store.get(`author${a}`)).to.equal(a < 20 && a % 2 === 0 ? undefined : 'v');
+      // The last rows' tags had their generations bumped too (a fill that read them before is
+      // refused), entries or not.
+      for (const id of [2998, 5099]) expect(await admin.exists(`{rows:0}g:${conjunctionTag('posts', ['id'], [encodeValue(id, () => 'id')])}`)).to.equal(1);
     } finally {
       await store.clear();
       await store.disconnect();
