@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import { CleverStore, matching } from '../lib/index.js';
+import { CleverStore, matching, type CleverStoreOptions } from '../lib/index.js';
 import { encodeValue } from '../lib/tags.js';
 import { DEFAULTS } from '../lib/store.js';
 import { REDIS_URL, Slowlog, adminClient, median, percentile, printTable, unlinkMatching, type Cell } from './common.js';
@@ -51,28 +51,32 @@ interface Result {
   n: number; ms: number; calls: number; maxUs: number; medianUs: number; p90Us: number; over: number; truncated: boolean;
 }
 
-async function measureOnce(admin: Redis, slowlog: Slowlog, n: number, variant: Variant, bodyBytes?: number): Promise<Result> {
-  const store = new CleverStore(REDIS_URL, {
-    namespace: NS, invalidateChunk: variant.chunk, invalidateBudget: variant.budget, connectionName: CLIENT, sweepInterval: 0,
-  });
+/**
+ * One measured invalidation on a store of its own: `fill` writes the entries, `invalidate` runs
+ * the invalidation and returns how many it removed (checked against `expected`); the script
+ * calls it made are read from SLOWLOG.
+ */
+async function measure(
+  admin: Redis, slowlog: Slowlog, options: CleverStoreOptions, label: string, expected: number, maxLen: number,
+  fill: (store: CleverStore) => Promise<void>, invalidate: (store: CleverStore) => Promise<number>,
+): Promise<Result> {
+  const store = new CleverStore(REDIS_URL, { namespace: NS, connectionName: CLIENT, sweepInterval: 0, ...options });
   store.on('error', (e) => console.error('CleverStore error:', e.message));
   try {
     await unlinkMatching(admin, `{${NS}:*`);
-    await populate(store, n, bodyBytes);
-    // At threshold 0, Redis 7 also logs every command run inside the scripts (~6 per entry).
-    const maxLen = THRESHOLD_US === 0 ? n * 7 + 10_000 : 10_000;
+    await fill(store);
     await slowlog.enable(maxLen, THRESHOLD_US);
     try {
       await slowlog.reset();
       const t0 = performance.now();
-      const removed = await store.invalidate('big');
+      const removed = await invalidate(store);
       const ms = performance.now() - t0;
       const { calls, truncated } = await slowlog.scriptCalls(maxLen, CLIENT);
       const durations = calls.map((c) => c.micros).reverse(); // SLOWLOG GET lists newest first
-      if (process.env.BENCH_DEBUG) console.log(`n=${n} ${variant.label}: ${durations.join(' ')}`);
-      if (removed !== n) throw new Error(`invalidate removed ${removed}, expected ${n}`);
+      if (process.env.BENCH_DEBUG) console.log(`${label}: ${durations.join(' ')}`);
+      if (removed !== expected) throw new Error(`${label}: removed ${removed}, expected ${expected}`);
       return {
-        n, ms, calls: calls.length, maxUs: Math.max(...durations), medianUs: median(durations), p90Us: percentile(durations, 90),
+        n: expected, ms, calls: calls.length, maxUs: Math.max(...durations), medianUs: median(durations), p90Us: percentile(durations, 90),
         over: durations.filter((d) => d > TARGET_US).length, truncated,
       };
     } finally {
@@ -84,43 +88,29 @@ async function measureOnce(admin: Redis, slowlog: Slowlog, n: number, variant: V
   }
 }
 
+/** invalidate('big') over n entries (see populate). */
+function measureOnce(admin: Redis, slowlog: Slowlog, n: number, variant: Variant, bodyBytes?: number): Promise<Result> {
+  // At threshold 0, Redis 7 also logs every command run inside the scripts (~6 per entry).
+  const maxLen = THRESHOLD_US === 0 ? n * 7 + 10_000 : 10_000;
+  return measure(admin, slowlog, { invalidateChunk: variant.chunk, invalidateBudget: variant.budget }, `n=${n} ${variant.label}`, n, maxLen,
+    (store) => populate(store, n, bodyBytes), (store) => store.invalidate('big'));
+}
+
 /**
  * A bulk update of BULK_ROWS rows as the Sequelize hooks send it (old and new image per row) on a
  * table whose entries use 2 schemes: one entry per row (by id) and one per author (by authorId).
  */
-async function measureRows(admin: Redis, slowlog: Slowlog): Promise<Result> {
-  const store = new CleverStore(REDIS_URL, { namespace: NS, connectionName: CLIENT, sweepInterval: 0 });
-  store.on('error', (e) => console.error('CleverStore error:', e.message));
+function measureRows(admin: Redis, slowlog: Slowlog): Promise<Result> {
   const value = (v: unknown) => encodeValue(v, () => 'bench row');
-  try {
-    await unlinkMatching(admin, `{${NS}:*`);
+  const rows = Array.from({ length: BULK_ROWS }, (_, i) => [0, 1].map((version) => ({
+    table: 'posts', values: { id: value(i), authorId: value(i % 100), title: value(`title ${i} v${version}`) },
+  }))).flat();
+  return measure(admin, slowlog, {}, `update of ${BULK_ROWS} rows`, BULK_ROWS + 100, 10_000, async (store) => {
     for (let i = 0; i < BULK_ROWS; i += WRITE_BATCH) {
       await store.setMany(Array.from({ length: WRITE_BATCH }, (_, j) => ({ key: `post${i + j}`, value: 'v', ttl: { dependsOn: [matching('posts', { id: i + j })] } })));
     }
     for (let a = 0; a < 100; a++) await store.set(`author${a}`, 'v', { dependsOn: [matching('posts', { authorId: a })] });
-    const rows = Array.from({ length: BULK_ROWS }, (_, i) => [0, 1].map((version) => ({
-      table: 'posts', values: { id: value(i), authorId: value(i % 100), title: value(`title ${i} v${version}`) },
-    }))).flat();
-    await slowlog.enable(10_000, THRESHOLD_US);
-    try {
-      await slowlog.reset();
-      const t0 = performance.now();
-      const removed = await store.invalidateRequest({ tags: [], rows });
-      const ms = performance.now() - t0;
-      if (removed !== BULK_ROWS + 100) throw new Error(`bulk update removed ${removed}, expected ${BULK_ROWS + 100}`);
-      const { calls, truncated } = await slowlog.scriptCalls(10_000, CLIENT);
-      const durations = calls.map((c) => c.micros);
-      return {
-        n: removed, ms, calls: calls.length, maxUs: Math.max(...durations), medianUs: median(durations), p90Us: percentile(durations, 90),
-        over: durations.filter((d) => d > TARGET_US).length, truncated,
-      };
-    } finally {
-      await slowlog.restore();
-    }
-  } finally {
-    await unlinkMatching(admin, `{${NS}:*`).catch(() => undefined);
-    await store.disconnect();
-  }
+  }, (store) => store.invalidateRequest({ tags: [], rows }));
 }
 
 /** Best (lowest) figures over several runs: background load only ever adds time. */

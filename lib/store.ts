@@ -52,7 +52,7 @@ export interface CleverStoreOptions extends RedisOptions {
   /** most entries one invalidation script call deletes (default 250) */
   invalidateChunk?: number;
   /**
-   * ms after which one invalidation script call stops, between slices of 50 entries, and leaves
+   * ms after which one invalidation script call stops, between rows, tags or slices of 50 entries, and leaves
    * the rest to the next call (default 2): bounds how long a huge invalidation blocks Redis at a
    * time, however busy the machine
    */

@@ -14,7 +14,7 @@ export interface RedisBackendOptions {
   buckets: number;
   /** most entries one invalidation script call deletes */
   invalidateChunk: number;
-  /** ms after which one invalidation script call stops (between slices of 50 entries) */
+  /** ms after which one invalidation script call stops (between rows, tags, or slices of 50 entries) */
   invalidateBudget: number;
   /** how long a tag's generation outlives its last invalidation, ms (0 = no generations) */
   raceWindow: number;
@@ -146,8 +146,8 @@ const unframeOrUndefined = (stored: string | null | undefined): string | undefin
  * single-slot script; invalidation runs once per bucket.
  *
  * Every process must place keys with the same bucket count. A store configured with another
- * count than the one recorded adopts the recorded one as soon as a set, delete or invalidation
- * tells it, and reports it (onBucketMismatch); a write refused meanwhile is sent again, and an
+ * count than the one recorded adopts the recorded one as soon as a read, set, delete or
+ * invalidation tells it, and reports it (onBucketMismatch); a write refused meanwhile is sent again, and an
  * invalidation or delete also covers the recorded buckets, so nothing stale is left behind.
  *
  * Single gets and single-entry sets issued in the same tick are sent together, one MGET and one
