@@ -4,7 +4,8 @@
  *   - get / set / set with 3 dependencies through Keyv, 50 concurrent workers, alternating rounds:
  *     ops/s and the per-operation cost ratio (standalone ops/s / cluster ops/s; target <= 1.2x);
  *   - invalidation of one tag holding 1k / 10k / 100k entries on the cluster: wall time, script
- *     calls, and the longest single script call on any master (per-node SLOWLOG).
+ *     calls, the longest single script call on any master (per-node SLOWLOG), and how long another
+ *     client's PING to a master takes meanwhile.
  * Both stores use their defaults: 1 bucket standalone, 16 buckets on the cluster; two more sides
  * run the cluster with 64 and 4 buckets to show what the fan-out over buckets costs, and a last
  * one a one-node cluster (one redis-server holding every slot, 16 buckets): the cluster code path
@@ -94,8 +95,8 @@ async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labe
     ['operation', 'standalone', 'cluster', 'cost ratio', 'ratio range', `<= ${TARGET_COST}x`, ...labels.flatMap((label) => [label, 'its ratio'])], rows,
     ['cost ratio = per round, standalone ops/s / cluster ops/s (time per operation on the cluster relative to standalone).',
       `standalone: 1 bucket, one connection. cluster: ${DEFAULTS.clusterBuckets} buckets (default) over 3 masters (3 replicas replicating every write),`,
-      'one connection per node; the gets of one tick bound for one node are one read (a read script across its buckets, or',
-      'MGET for one bucket), their sets one set script call: ~1-2 commands per node and tick, to 3 processes instead of 1.',
+      'one connection per node; the gets bound for one node are one read (a read script across its buckets, or MGET for one',
+      'bucket), their sets one set script call, and while a node answers one, the calls for it wait and go together next.',
       'All 6 redis-server processes share the machine\'s 2 cores with this process: every round trip waits for a core.',
       `1-node cluster: the same client code (ioredis Cluster, ${DEFAULTS.clusterBuckets} buckets, per-node read and write) against one redis-server.`]);
   printTable(`Sequential (1 op in flight), latency µs (${SEQ_ROUNDS} alternating rounds of ${SEQ_MS} ms)`,
@@ -125,8 +126,8 @@ async function masters(cluster: LocalCluster): Promise<Redis[]> {
   return out;
 }
 
-/** Invalidation runs: [label, store, entries, masters at real-time priority meanwhile]. */
-type InvalidationCase = [string, CleverStore, number, boolean?];
+/** Invalidation runs: [label, store, entries, index of its cluster, masters at real-time priority meanwhile]. */
+type InvalidationCase = [string, CleverStore, number, number, boolean?];
 
 /**
  * Puts processes under SCHED_FIFO (priority 10) or back under the default policy: the masters
@@ -147,7 +148,7 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
   const pids = await Promise.all(mastersOf[0]!.map(pidOf));
   try {
     const rows: Cell[][] = [];
-    for (const [label, store, n, rt] of cases) {
+    for (const [label, store, n, on, rt] of cases) {
       await store.clear();
       await populate(store, n);
       if (rt) {
@@ -161,9 +162,21 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
       for (const s of slowlogs) await s.enable(SLOWLOG_LEN, SLOWLOG_THRESHOLD_US);
       try {
         for (const s of slowlogs) await s.reset();
+        // Another client's view: a PING to each master every millisecond while the invalidation runs.
+        let probing = true;
+        const pings: number[] = [];
+        const probes = mastersOf[on]!.map(async (node) => {
+          while (probing) {
+            const t = performance.now();
+            await node.ping();
+            pings.push(performance.now() - t);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+        });
         const t0 = performance.now();
-        const removed = await store.invalidate('big');
+        const removed = await store.invalidate('big').finally(() => { probing = false; });
         const ms = performance.now() - t0;
+        await Promise.all(probes);
         if (rt) await realtime(pids, false);
         if (removed !== n) throw new Error(`invalidate removed ${removed}, expected ${n}`);
         const perNode = await Promise.all(slowlogs.map((s) => s.scriptCalls(SLOWLOG_LEN, CLIENT)));
@@ -171,7 +184,8 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
         const maxPerNode = perNode.map((r) => Math.max(0, ...r.calls.map((c) => c.micros))).filter((_, i) => perNode[i]!.calls.length > 0);
         const max = Math.max(...maxPerNode);
         rows.push([label, durations.length, ms.toFixed(0), Math.round(n / (ms / 1000)),
-          Math.round(median(durations)), max, maxPerNode.join('/'), max <= TARGET_CALL_US ? 'yes' : 'NO']);
+          Math.round(median(durations)), Math.round(percentile(durations, 99)), max, maxPerNode.join('/'), max <= TARGET_CALL_US ? 'yes' : 'NO',
+          `${percentile(pings, 99).toFixed(1)} / ${Math.max(...pings).toFixed(1)}`]);
         if (perNode.some((r) => r.truncated)) console.log('  warning: a slowlog filled up; call counts may be low');
       } finally {
         if (rt) await realtime(pids, false).catch(() => undefined);
@@ -179,8 +193,9 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
       }
     }
     printTable(`invalidate('big') on the cluster (${DEFAULTS.clusterBuckets} buckets, invalidateChunk ${DEFAULT_CHUNK} per bucket and call)`,
-      ['case', 'script calls', 'total ms', 'entries/s', 'median call µs', 'max call µs', 'max per master µs', `max <= ${TARGET_CALL_US / 1000} ms`], rows,
-      ['each entry depends on [big, item:<k>, group:<k % (n/100)>]; the buckets are invalidated in parallel, each master runs its own.',
+      ['case', 'script calls', 'total ms', 'entries/s', 'median call µs', 'p99 call µs', 'max call µs', 'max per master µs', `max <= ${TARGET_CALL_US / 1000} ms`, 'PING p99 / max ms'], rows,
+      ['each entry depends on [big, item:<k>, group:<k % (n/100)>]. Every bucket gets its first call at once; the calls that continue',
+        'go one at a time per master (the masters in parallel).',
         `Call durations: server-side wall time, per-master SLOWLOG (slower than ${SLOWLOG_THRESHOLD_US} µs), EVALSHA of this store's connections`,
         'only (shorter calls are not counted). The 3 masters run their calls at once while their replicas apply them, 6 processes on',
         '2 cores: a call takes ~3x its standalone time here, and its wall time includes the time its process waits for a core.',
@@ -188,7 +203,8 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
         `1-node cluster: the same ${DEFAULTS.clusterBuckets} buckets and calls on one redis-server holding every slot (no replica): cluster mode without`,
         'the other 5 processes competing for the 2 cores.',
         'masters real-time: the 3+3 cluster with its 3 masters under SCHED_FIFO during the invalidation (chrt, root): no other process',
-        'preempts a call once it runs, as when each master has a core of its own; a call\'s wall time is then what it costs Redis.']);
+        'preempts a call once it runs, as when each master has a core of its own; a call\'s wall time is then what it costs Redis.',
+        'PING: another client (this process) pings each master every millisecond during the invalidation: round trip, client side.']);
   } finally {
     for (const s of slowlogs) await s.restore().catch(() => undefined);
     for (const node of nodes) node.disconnect();
@@ -226,10 +242,10 @@ export default async function run(): Promise<void> {
     for (const kv of others) await kv.clear();
     const big = SIZES[SIZES.length - 1]!;
     await invalidations([cluster, single], [
-      ...SIZES.map((n): InvalidationCase => [`${n.toLocaleString('en-US')} entries`, invalidating, n]),
-      ...budgeted.map((store, i): InvalidationCase => [`${big.toLocaleString('en-US')}, budget ${BUDGETS[i]} ms`, store, big]),
-      [`${big.toLocaleString('en-US')}, 1-node cluster`, invalidatingOne, big],
-      [`${big.toLocaleString('en-US')}, masters real-time`, invalidating, big, true],
+      ...SIZES.map((n): InvalidationCase => [`${n.toLocaleString('en-US')} entries`, invalidating, n, 0]),
+      ...budgeted.map((store, i): InvalidationCase => [`${big.toLocaleString('en-US')}, budget ${BUDGETS[i]} ms`, store, big, 0]),
+      [`${big.toLocaleString('en-US')}, 1-node cluster`, invalidatingOne, big, 1],
+      [`${big.toLocaleString('en-US')}, masters real-time`, invalidating, big, 0, true],
     ]);
     await invalidating.clear();
     await invalidatingOne.clear();

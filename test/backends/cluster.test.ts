@@ -93,6 +93,81 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
     }
   });
 
+  it('holds the gets of later ticks for a node still answering, and sends them as one command once it answers', async () => {
+    const client = new Cluster(cluster.nodes);
+    const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'in-flight', buckets: 16 });
+    let master: Redis | undefined;
+    try {
+      await store.set('warm', 'up');
+      // 21 keys of one bucket: its node answers them with GET / MGET, counted by commandstats.
+      const bucket = bucketOf('k0', 16);
+      const keys = Array.from({ length: 400 }, (_, i) => `k${i}`).filter((k) => bucketOf(k, 16) === bucket).slice(0, 21);
+      expect(keys).to.have.length(21);
+      await store.setMany(keys.map((key) => ({ key, value: `v:${key}` })));
+      expect(await store.get(keys[0]!)).to.equal(`v:${keys[0]}`);
+      const [host, port] = client.slots[hashSlot(`{in-flight:${bucket}}`)]![0]!.split(':');
+      master = new Redis(Number(port), host!);
+      await master.config('RESETSTAT');
+      // The node answers nothing for 300 ms: the first get is in flight all that time.
+      await master.call('CLIENT', 'PAUSE', '300', 'ALL');
+      const first = store.get(keys[0]!);
+      const later: Array<Promise<string | undefined>> = [];
+      for (const key of keys.slice(1)) {
+        await new Promise((resolve) => setImmediate(resolve)); // a tick of its own
+        later.push(store.get(key));
+      }
+      expect(await Promise.all([first, ...later])).to.deep.equal(keys.map((key) => `v:${key}`));
+      const stats = await master.info('commandstats');
+      const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      // One GET (the first), one MGET (the 20 issued while it was in flight), nothing else.
+      expect([calls('get'), calls('mget'), calls('evalsha')]).to.deep.equal([1, 1, 0]);
+    } finally {
+      master?.disconnect();
+      await store.clear().catch(() => undefined);
+      await store.disconnect();
+      client.disconnect();
+    }
+  });
+
+  it('continues a big invalidation one call at a time per node, after one first call per bucket', async () => {
+    const client = new Cluster(cluster.nodes);
+    const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'turns', buckets: 16, invalidateChunk: 10 });
+    // Counts the invalidation calls in flight per node, the first call of each bucket apart.
+    const calls = client as unknown as { keyvCleverInvalidate: (prefix: string, ...args: unknown[]) => Promise<unknown> };
+    const send = calls.keyvCleverInvalidate.bind(client);
+    const seen = new Set<string>();
+    const inFlight = new Map<string, number>();
+    const most = new Map<string, number>();
+    let firsts = 0;
+    calls.keyvCleverInvalidate = async (prefix, ...args) => {
+      if (!seen.has(prefix)) {
+        seen.add(prefix);
+        firsts++;
+        return send(prefix, ...args);
+      }
+      const node = client.slots[hashSlot(prefix)]![0]!;
+      inFlight.set(node, (inFlight.get(node) ?? 0) + 1);
+      most.set(node, Math.max(most.get(node) ?? 0, inFlight.get(node)!));
+      try {
+        return await send(prefix, ...args);
+      } finally {
+        inFlight.set(node, inFlight.get(node)! - 1);
+      }
+    };
+    try {
+      await store.setMany(Array.from({ length: 800 }, (_, i) => ({ key: `k${i}`, value: String(i), ttl: { dependsOn: ['all'] } })));
+      expect(await store.invalidate('all')).to.equal(800);
+      expect(firsts).to.equal(16);
+      expect(most.size, 'every master continued its buckets').to.equal(3);
+      expect([...most.values()]).to.deep.equal([1, 1, 1]);
+      expect(await store.get('k0')).to.equal(undefined);
+    } finally {
+      await store.clear().catch(() => undefined);
+      await store.disconnect();
+      client.disconnect();
+    }
+  });
+
   it('serves no invalidated entry after a replica is promoted while reads, writes and invalidations run', async () => {
     const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'failover' });
     store.on('error', () => undefined); // redirections during the failover are expected
