@@ -7,9 +7,10 @@
  *     calls, the longest single script call on any master (per-node SLOWLOG), and how long another
  *     client's PING to a master takes meanwhile.
  * Both stores use their defaults: 1 bucket standalone, 16 buckets on the cluster; two more sides
- * run the cluster with 64 and 4 buckets to show what the fan-out over buckets costs, and a last
- * one a one-node cluster (one redis-server holding every slot, 16 buckets): the cluster code path
- * without the extra processes, which tells the client's share of the cost from the machine's.
+ * run the cluster with 64 and 4 buckets to show what the fan-out over buckets costs, one a
+ * one-node cluster (one redis-server holding every slot, 16 buckets): the cluster code path
+ * without the extra processes, which tells the client's share of the cost from the machine's,
+ * and a last one a cluster of 3 masters without replicas: what replication adds.
  */
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -98,7 +99,8 @@ async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labe
       'one connection per node; the gets bound for one node are one read (a read script across its buckets, or MGET for one',
       'bucket), their sets one set script call, and while a node answers one, the calls for it wait and go together next.',
       'All 6 redis-server processes share the machine\'s 2 cores with this process: every round trip waits for a core.',
-      `1-node cluster: the same client code (ioredis Cluster, ${DEFAULTS.clusterBuckets} buckets, per-node read and write) against one redis-server.`]);
+      `1-node cluster: the same client code (ioredis Cluster, ${DEFAULTS.clusterBuckets} buckets, per-node read and write) against one redis-server.`,
+      'no replicas: a cluster of 3 masters without replicas (3 redis-server processes), the same client code: what replication adds.']);
   printTable(`Sequential (1 op in flight), latency µs (${SEQ_ROUNDS} alternating rounds of ${SEQ_MS} ms)`,
     ['operation', 'standalone p50', 'standalone p99', 'cluster p50', 'cluster p99'], seqRows);
 }
@@ -201,7 +203,7 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
         '2 cores: a call takes ~3x its standalone time here, and its wall time includes the time its process waits for a core.',
         `budget = invalidateBudget (default ${DEFAULT_BUDGET} ms): each call stops once it has run that long (checked every 50 entries).`,
         `1-node cluster: the same ${DEFAULTS.clusterBuckets} buckets and calls on one redis-server holding every slot (no replica): cluster mode without`,
-        'the other 5 processes competing for the 2 cores.',
+        'the other 5 processes competing for the 2 cores. no replicas: 3 masters without replicas (3 processes).',
         'masters real-time: the 3+3 cluster with its 3 masters under SCHED_FIFO during the invalidation (chrt, root): no other process',
         'preempts a call once it runs, as when each master has a core of its own; a call\'s wall time is then what it costs Redis.',
         'PING: another client (this process) pings each master every millisecond during the invalidation: round trip, client side.']);
@@ -214,23 +216,33 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
 export default async function run(): Promise<void> {
   const admin = adminClient('keyv-clever-bench-cluster-admin');
   const cluster = await LocalCluster.start();
-  const single = await LocalCluster.start(1).catch(async (error: unknown) => {
-    await cluster.stop();
+  const started = [cluster];
+  let single: LocalCluster;
+  let bare: LocalCluster;
+  try {
+    single = await LocalCluster.start(1);
+    started.push(single);
+    bare = await LocalCluster.start(3, 0);
+    started.push(bare);
+  } catch (error) {
+    for (const c of started) await c.stop();
     throw error;
-  });
+  }
   const standaloneStore = new CleverStore(REDIS_URL, { connectionName: CLIENT, sweepInterval: 0 });
   const clusterStore = new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0 });
   const otherStores = [
     ...OTHER_BUCKETS.map((buckets) => new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, buckets })),
     new CleverStore({ cluster: single.nodes, connectionName: CLIENT, sweepInterval: 0 }),
+    new CleverStore({ cluster: bare.nodes, connectionName: CLIENT, sweepInterval: 0 }),
   ];
-  const labels = [...OTHER_BUCKETS.map((n) => `${n} buckets`), '1-node cluster'];
+  const labels = [...OTHER_BUCKETS.map((n) => `${n} buckets`), '1-node cluster', 'no replicas'];
   const invalidating = new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv` });
   const budgeted = BUDGETS.map((invalidateBudget) => new CleverStore({
     cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv`, invalidateBudget,
   }));
   const invalidatingOne = new CleverStore({ cluster: single.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv` });
-  const stores = [standaloneStore, clusterStore, ...otherStores, invalidating, ...budgeted, invalidatingOne];
+  const invalidatingBare = new CleverStore({ cluster: bare.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv` });
+  const stores = [standaloneStore, clusterStore, ...otherStores, invalidating, ...budgeted, invalidatingOne, invalidatingBare];
   for (const s of stores) s.on('error', (e) => console.error('CleverStore error:', e.message));
   const standalone = new Keyv({ store: standaloneStore, namespace: NS });
   const onCluster = new Keyv({ store: clusterStore, namespace: NS });
@@ -241,20 +253,21 @@ export default async function run(): Promise<void> {
     await onCluster.clear();
     for (const kv of others) await kv.clear();
     const big = SIZES[SIZES.length - 1]!;
-    await invalidations([cluster, single], [
+    await invalidations([cluster, single, bare], [
       ...SIZES.map((n): InvalidationCase => [`${n.toLocaleString('en-US')} entries`, invalidating, n, 0]),
       ...budgeted.map((store, i): InvalidationCase => [`${big.toLocaleString('en-US')}, budget ${BUDGETS[i]} ms`, store, big, 0]),
       [`${big.toLocaleString('en-US')}, 1-node cluster`, invalidatingOne, big, 1],
+      [`${big.toLocaleString('en-US')}, no replicas`, invalidatingBare, big, 2],
       [`${big.toLocaleString('en-US')}, masters real-time`, invalidating, big, 0, true],
     ]);
     await invalidating.clear();
     await invalidatingOne.clear();
+    await invalidatingBare.clear();
   } finally {
     await unlinkMatching(admin, `{${NS}:*`).catch(() => undefined);
     for (const kv of [standalone, onCluster, ...others]) await kv.disconnect().catch(() => undefined);
-    for (const store of [invalidating, ...budgeted, invalidatingOne]) await store.disconnect().catch(() => undefined);
+    for (const store of [invalidating, ...budgeted, invalidatingOne, invalidatingBare]) await store.disconnect().catch(() => undefined);
     admin.disconnect();
-    await cluster.stop();
-    await single.stop();
+    for (const c of started) await c.stop();
   }
 }

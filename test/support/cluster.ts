@@ -21,15 +21,32 @@ export class LocalCluster {
     return this.ports.map((port) => ({ host: '127.0.0.1', port }));
   }
 
-  static async start(size = 6): Promise<LocalCluster> {
+  /**
+   * `size` redis-server processes: one holding every slot, or masters with `replicas` replicas
+   * each. A start that fails (a port taken meanwhile, a node that does not join in time) is
+   * retried on fresh ports; the last error says which step failed.
+   */
+  static async start(size = 6, replicas = 1): Promise<LocalCluster> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        return await LocalCluster.startOnce(size, replicas);
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  private static async startOnce(size: number, replicas: number): Promise<LocalCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'keyv-clever-cluster-'));
     const ports: number[] = [];
     const children: ChildProcess[] = [];
     const cluster = new LocalCluster(ports, children, dir);
+    let step = 'choosing ports';
     try {
-      for (let i = 0; i < size; i++) {
-        const port = await freeClusterPort(ports);
-        ports.push(port);
+      for (let i = 0; i < size; i++) ports.push(await freeClusterPort(ports));
+      for (const port of ports) {
         children.push(spawn('redis-server', [
           // announce-ip: a node that never met another would report its address as '' in CLUSTER SLOTS
           '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1',
@@ -37,12 +54,20 @@ export class LocalCluster {
           '--save', '', '--appendonly', 'no', '--dir', dir,
         ], { stdio: 'ignore' }));
       }
-      for (const port of ports) await waitFor(async () => (await ping(port)) === 'PONG');
+      step = 'waiting for every redis-server to answer';
+      await waitFor(async () => {
+        const exited = children.findIndex((c) => c.exitCode !== null || c.signalCode !== null);
+        if (exited !== -1) throw new Error(`redis-server on port ${ports[exited]} exited (${children[exited]!.exitCode ?? children[exited]!.signalCode})`);
+        for (const port of ports) if ((await ping(port)) !== 'PONG') return false;
+        return true;
+      });
+      step = 'joining the nodes';
       if (size === 1) await command(ports[0]!, ['CLUSTER', 'ADDSLOTSRANGE', '0', '16383']);
-      else await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
+      else await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
+      step = 'waiting for cluster_state:ok on every node';
       await waitFor(async () => {
         for (const port of ports) {
-          const info = await command(port, ['CLUSTER', 'INFO']);
+          const info = await command(port, ['CLUSTER', 'INFO']).catch(() => '');
           if (!String(info).includes('cluster_state:ok')) return false;
         }
         return true;
@@ -50,7 +75,7 @@ export class LocalCluster {
       return cluster;
     } catch (error) {
       await cluster.stop();
-      throw error;
+      throw new Error(`local Redis Cluster (ports ${ports.join(', ') || 'none'}): ${step} failed: ${(error as Error).message}`);
     }
   }
 
@@ -80,10 +105,10 @@ const ping = (port: number) => command(port, ['PING']).catch(() => undefined);
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error('local Redis Cluster did not come up in time');
+  throw new Error(`not done in ${timeoutMs / 1000} s`);
 }
 
 /** `CLUSTER_NODES=host:port,…` as set by the global test setup. */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -15,12 +16,39 @@ export async function freePort(port = 0): Promise<number> {
   });
 }
 
-/** A free port whose cluster bus port (port + 10000) is free as well. */
+/**
+ * Ports the system hands out to outgoing connections (Linux: ip_local_port_range): a port picked
+ * there can be taken by some connection between the check and the server's bind.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low! > 0 && high! >= low!) return [low!, high!];
+  } catch {
+    // not Linux: any free port will do
+  }
+  return [65_536, 65_536];
+}
+
+const isFree = (port: number): Promise<boolean> => freePort(port).then(() => true, () => false);
+
+/**
+ * A free port whose cluster bus port (port + 10000) is free as well, neither of them one of
+ * `taken` or its bus port, both below the ephemeral range when it leaves room (else any).
+ */
 export async function freeClusterPort(taken: number[]): Promise<number> {
+  const [low] = ephemeralRange();
+  const clash = (port: number) => taken.some((t) => t === port || t + 10_000 === port || t === port + 10_000);
+  // Below the ephemeral range: [low - 10000 - span, low - 10000) and its bus ports [low - span, low).
+  const span = Math.min(5_000, low - 10_000 - 1_024);
+  for (let attempt = 0; span > 0 && attempt < 200; attempt++) {
+    const port = low - 10_000 - span + Math.floor(Math.random() * span);
+    if (!clash(port) && (await isFree(port)) && (await isFree(port + 10_000))) return port;
+  }
   for (;;) {
     const port = await freePort();
-    if (port > 55_535 || taken.includes(port) || taken.includes(port + 10_000)) continue;
-    if (await freePort(port + 10_000).then(() => true, () => false)) return port;
+    if (port > 55_535 || clash(port)) continue;
+    if (await isFree(port + 10_000)) return port;
   }
 }
 
