@@ -431,13 +431,13 @@ export class RedisBackend implements Backend {
       }
       return;
     }
-    // Several commands for one node go as one pipeline: one socket write.
     const node = this.nodeOf(batches[0]!.p);
     if (calls.length === 1) {
       const [call] = calls as [Call];
       this.track(node, (call.send(this.client as unknown as Sender) as Promise<unknown>).then((reply) => call.settle(null, reply), (error: unknown) => call.settle(error, undefined)));
       return;
     }
+    // Several commands for one node go as one pipeline: one socket write.
     const pipeline = this.client.pipeline();
     for (const call of calls) call.send(pipeline as unknown as Sender);
     this.track(node, pipeline.exec().then(
