@@ -219,12 +219,17 @@ export class RedisBackend implements Backend {
   /**
    * Records the namespace's bucket count in Redis if no store did yet (or its data was wiped),
    * adopts the recorded one, and marks every bucket with it. One at a time per namespace.
+   * The count proposed is the largest one marked in this store's other buckets, if any: the
+   * record in bucket 0 can be lost alone (its node lost its data), and the entries written under
+   * it are still placed with that count, so a store configured otherwise must not redefine it.
    */
   private register(ns: string): Promise<void> {
     let pending = this.registering.get(ns);
     if (!pending) {
       pending = (async () => {
-        const recorded = Number(await this.commands.keyvCleverRegister(this.bucketPrefixes(ns)[0]!, this.count(ns)));
+        const marks = await Promise.all(this.bucketPrefixes(ns).slice(1).map((p) => this.client.get(`${p}m:`)));
+        const marked = Math.max(0, ...marks.map(Number).filter((n) => Number.isInteger(n) && n >= 1));
+        const recorded = Number(await this.commands.keyvCleverRegister(this.bucketPrefixes(ns)[0]!, marked || this.count(ns)));
         this.adopt(ns, recorded);
         await Promise.all(this.bucketPrefixes(ns).slice(1).map((p) => this.client.set(`${p}m:`, recorded)));
       })().finally(() => this.registering.delete(ns));

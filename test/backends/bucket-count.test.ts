@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import { Cluster, Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore, getOrSet, type CleverStoreOptions } from '../../lib/index.js';
-import { bucketOf } from '../../lib/backends/redis.js';
+import { bucketOf, escapeNamespace } from '../../lib/backends/redis.js';
 import { REDIS_URL, clusterNodes, uniqueNamespace } from '../support/backends.js';
 
 /**
@@ -115,6 +116,33 @@ for (const target of targets) {
       expect(await getOrSet(keyv, k3!, () => 'refilled', { dependsOn: [`row:${k3}`] })).to.equal('refilled');
       expect(await keyv.get(k3!)).to.equal('refilled');
       expect(await a.get(k3!)).to.be.a('string');
+    });
+
+    it('a record lost alone with bucket 0 is recorded again from the other buckets\' marks, not by a store configured otherwise', async () => {
+      const [many, few] = target.counts;
+      const ns = uniqueNamespace('buckets-lost');
+      const a = open(ns, many);
+      const keys = Array.from({ length: 200 }, (_, i) => `e${i}`);
+      expect(await a.setMany(keys.map((key) => ({ key, value: 'v', ttl: { dependsOn: ['feed'] } })))).to.deep.equal(keys.map(() => true));
+      // Bucket 0's node loses its data (no persistence, a failover without a synced replica).
+      const record = `{${escapeNamespace(ns)}:0}m:`;
+      const admin = target.name === 'cluster' ? new Cluster(clusterNodes()) : new Redis(REDIS_URL);
+      try {
+        const lost = keys.filter((k) => bucketOf(k, many) === 0).map((k) => `{${escapeNamespace(ns)}:0}v:${k}`);
+        for (const key of [record, ...lost]) await admin.del(key);
+        // A fresh store configured with fewer buckets writes first.
+        const b = open(ns, few);
+        expect(await b.set('later', 'v', { dependsOn: ['feed'] })).to.equal(true);
+        expect(await admin.get(record)).to.equal(String(many));
+        expect(errors.get(b)!.map((e) => e.message).join('\n')).to.match(new RegExp(`over ${many} bucket\\(s\\)`));
+        // Its invalidation reaches every entry the other buckets hold, and its own.
+        const left = keys.filter((k) => bucketOf(k, many) !== 0);
+        expect(await b.invalidate('feed')).to.equal(left.length + 1);
+        expect(await a.getMany(keys)).to.deep.equal(keys.map(() => undefined));
+        expect(errors.get(a)).to.deep.equal([]);
+      } finally {
+        admin.disconnect();
+      }
     });
 
     it('after clear() the next writer records its count again, and the others follow it', async () => {
