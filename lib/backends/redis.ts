@@ -44,6 +44,12 @@ const BATCH_LIMIT = 24;
 const MAX_IN_FLIGHT = 1;
 
 /**
+ * Buckets whose count mark a store reads on a cluster before it records a namespace's count (see
+ * register): more than any store is likely to be configured with (the default is 16).
+ */
+const MARKS_PROBED = 64;
+
+/**
  * Changed rows one invalidation call receives at most: Redis reads every argument of a call
  * before the script runs, so a bulk update's rows go a part at a time (the script also stops
  * turning rows into tags at its deadline).
@@ -219,15 +225,19 @@ export class RedisBackend implements Backend {
   /**
    * Records the namespace's bucket count in Redis if no store did yet (or its data was wiped),
    * adopts the recorded one, and marks every bucket with it. One at a time per namespace.
-   * The count proposed is the largest one marked in this store's other buckets, if any: the
+   * The count proposed is the largest one marked in the other buckets, if any: on a cluster the
    * record in bucket 0 can be lost alone (its node lost its data), and the entries written under
    * it are still placed with that count, so a store configured otherwise must not redefine it.
+   * On a cluster the marks of at least MARKS_PROBED buckets are read (others may sit on the node
+   * that lost its data); a single Redis loses the marks with the record.
    */
   private register(ns: string): Promise<void> {
     let pending = this.registering.get(ns);
     if (!pending) {
       pending = (async () => {
-        const marks = await Promise.all(this.bucketPrefixes(ns).slice(1).map((p) => this.client.get(`${p}m:`)));
+        const probed = isCluster(this.client) ? Math.max(this.count(ns), MARKS_PROBED) : this.count(ns);
+        const e = escapeNamespace(ns);
+        const marks = await Promise.all(Array.from({ length: probed - 1 }, (_, b) => this.client.get(`{${e}:${b + 1}}m:`)));
         const marked = Math.max(0, ...marks.map(Number).filter((n) => Number.isInteger(n) && n >= 1));
         const recorded = Number(await this.commands.keyvCleverRegister(this.bucketPrefixes(ns)[0]!, marked || this.count(ns)));
         this.adopt(ns, recorded);

@@ -145,6 +145,27 @@ for (const target of targets) {
       }
     });
 
+    if (target.name === 'cluster') {
+      it('a store with a single bucket finds the count in the marks of buckets it does not use when bucket 0 lost its record', async () => {
+        const [many] = target.counts;
+        const ns = uniqueNamespace('buckets-lost-one');
+        const a = open(ns, many);
+        const keys = Array.from({ length: 100 }, (_, i) => `e${i}`);
+        expect(await a.setMany(keys.map((key) => ({ key, value: 'v', ttl: { dependsOn: ['feed'] } })))).to.deep.equal(keys.map(() => true));
+        const admin = new Cluster(clusterNodes());
+        try {
+          await admin.del(`{${escapeNamespace(ns)}:0}m:`);
+          const b = open(ns, 1);
+          expect(await b.set('later', 'v', { dependsOn: ['feed'] })).to.equal(true);
+          expect(await admin.get(`{${escapeNamespace(ns)}:0}m:`)).to.equal(String(many));
+          expect(await b.invalidate('feed')).to.equal(keys.length + 1);
+          expect(await a.getMany(keys)).to.deep.equal(keys.map(() => undefined));
+        } finally {
+          admin.disconnect();
+        }
+      });
+    }
+
     it('after clear() the next writer records its count again, and the others follow it', async () => {
       const [many, few] = target.counts;
       const ns = uniqueNamespace('buckets-clear');
