@@ -125,6 +125,9 @@ export function escapeNamespace(ns: string): string {
   return ns.replace(/[%{}:]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/** The hash tag `{ns:b}` every key of bucket `b` of a namespace starts with. */
+const bucketPrefix = (ns: string, b: number): string => `{${escapeNamespace(ns)}:${b}}`;
+
 const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, (ch) => `\\${ch}`);
 
 /** FNV-1a over UTF-16 code units: stable across processes and platforms. */
@@ -211,8 +214,7 @@ export class RedisBackend implements Backend {
   private bucketPrefixes(ns: string): string[] {
     let list = this.prefixes.get(ns);
     if (!list) {
-      const e = escapeNamespace(ns);
-      list = Array.from({ length: this.count(ns) }, (_, b) => `{${e}:${b}}`);
+      list = Array.from({ length: this.count(ns) }, (_, b) => bucketPrefix(ns, b));
       this.prefixes.set(ns, list);
     }
     return list;
@@ -236,8 +238,7 @@ export class RedisBackend implements Backend {
     if (!pending) {
       pending = (async () => {
         const probed = isCluster(this.client) ? Math.max(this.count(ns), MARKS_PROBED) : this.count(ns);
-        const e = escapeNamespace(ns);
-        const marks = await Promise.all(Array.from({ length: probed - 1 }, (_, b) => this.client.get(`{${e}:${b + 1}}m:`)));
+        const marks = await Promise.all(Array.from({ length: probed - 1 }, (_, b) => this.client.get(`${bucketPrefix(ns, b + 1)}m:`)));
         const marked = Math.max(0, ...marks.map(Number).filter((n) => Number.isInteger(n) && n >= 1));
         const recorded = Number(await this.commands.keyvCleverRegister(this.bucketPrefixes(ns)[0]!, marked || this.count(ns)));
         this.adopt(ns, recorded);

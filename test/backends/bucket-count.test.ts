@@ -10,9 +10,9 @@ import { REDIS_URL, clusterNodes, uniqueNamespace } from '../support/backends.js
  * count of the first writer; a store configured otherwise adopts it and reports it, and nothing it
  * does in the meantime leaves a stale entry behind.
  */
-const targets: Array<{ name: string; store: (options: CleverStoreOptions) => CleverStore; counts: [number, number] }> = [
-  { name: 'redis', store: (options) => new CleverStore(REDIS_URL, { sweepInterval: 0, ...options }), counts: [16, 4] },
-  { name: 'cluster', store: (options) => new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, ...options }), counts: [16, 3] },
+const targets: Array<{ name: string; store: (options: CleverStoreOptions) => CleverStore; admin: () => Redis | Cluster; counts: [number, number] }> = [
+  { name: 'redis', store: (options) => new CleverStore(REDIS_URL, { sweepInterval: 0, ...options }), admin: () => new Redis(REDIS_URL), counts: [16, 4] },
+  { name: 'cluster', store: (options) => new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, ...options }), admin: () => new Cluster(clusterNodes()), counts: [16, 3] },
 ];
 
 /** Keys that the two counts place in different buckets (bucket 0 excluded: it is the same prefix). */
@@ -37,6 +37,12 @@ for (const target of targets) {
       store.on('error', (error) => list.push(error));
       stores.push(store);
       return store;
+    };
+    /** Writes n entries depending on 'feed' through `store`; returns their keys. */
+    const feed = async (store: CleverStore, n: number): Promise<string[]> => {
+      const keys = Array.from({ length: n }, (_, i) => `e${i}`);
+      expect(await store.setMany(keys.map((key) => ({ key, value: 'v', ttl: { dependsOn: ['feed'] } })))).to.deep.equal(keys.map(() => true));
+      return keys;
     };
     afterEach(async () => {
       if (stores[0]) await stores[0].clear();
@@ -66,8 +72,7 @@ for (const target of targets) {
       const [many, few] = target.counts;
       const ns = uniqueNamespace('buckets-inv');
       const a = open(ns, many);
-      const keys = Array.from({ length: 200 }, (_, i) => `e${i}`);
-      expect(await a.setMany(keys.map((key) => ({ key, value: 'v', ttl: { dependsOn: ['feed'] } })))).to.deep.equal(keys.map(() => true));
+      const keys = await feed(a, 200);
       expect(new Set(keys.map((k) => bucketOf(k, many))).size).to.equal(many);
       const b = open(ns, few);
       expect(await b.invalidate('feed')).to.equal(keys.length);
@@ -122,11 +127,10 @@ for (const target of targets) {
       const [many, few] = target.counts;
       const ns = uniqueNamespace('buckets-lost');
       const a = open(ns, many);
-      const keys = Array.from({ length: 200 }, (_, i) => `e${i}`);
-      expect(await a.setMany(keys.map((key) => ({ key, value: 'v', ttl: { dependsOn: ['feed'] } })))).to.deep.equal(keys.map(() => true));
+      const keys = await feed(a, 200);
       // Bucket 0's node loses its data (no persistence, a failover without a synced replica).
       const record = `{${escapeNamespace(ns)}:0}m:`;
-      const admin = target.name === 'cluster' ? new Cluster(clusterNodes()) : new Redis(REDIS_URL);
+      const admin = target.admin();
       try {
         const lost = keys.filter((k) => bucketOf(k, many) === 0).map((k) => `{${escapeNamespace(ns)}:0}v:${k}`);
         for (const key of [record, ...lost]) await admin.del(key);
@@ -150,9 +154,8 @@ for (const target of targets) {
         const [many] = target.counts;
         const ns = uniqueNamespace('buckets-lost-one');
         const a = open(ns, many);
-        const keys = Array.from({ length: 100 }, (_, i) => `e${i}`);
-        expect(await a.setMany(keys.map((key) => ({ key, value: 'v', ttl: { dependsOn: ['feed'] } })))).to.deep.equal(keys.map(() => true));
-        const admin = new Cluster(clusterNodes());
+        const keys = await feed(a, 100);
+        const admin = target.admin();
         try {
           await admin.del(`{${escapeNamespace(ns)}:0}m:`);
           const b = open(ns, 1);

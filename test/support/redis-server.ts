@@ -17,17 +17,17 @@ export async function freePort(port = 0): Promise<number> {
 }
 
 /**
- * Ports the system hands out to outgoing connections (Linux: ip_local_port_range): a port picked
- * there can be taken by some connection between the check and the server's bind.
+ * The first port the system hands out to outgoing connections (Linux: ip_local_port_range): a
+ * port picked at or above it can be taken by some connection between the check and the bind.
  */
-function ephemeralRange(): [number, number] {
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (low! > 0 && high! >= low!) return [low!, high!];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 0) return low;
   } catch {
-    // not Linux: any free port will do
+    // not Linux
   }
-  return [65_536, 65_536];
+  return 65_536;
 }
 
 const isFree = (port: number): Promise<boolean> => freePort(port).then(() => true, () => false);
@@ -37,7 +37,7 @@ const isFree = (port: number): Promise<boolean> => freePort(port).then(() => tru
  * `taken` or its bus port, both below the ephemeral range when it leaves room (else any).
  */
 export async function freeClusterPort(taken: number[]): Promise<number> {
-  const [low] = ephemeralRange();
+  const low = ephemeralLow();
   const clash = (port: number) => taken.some((t) => t === port || t + 10_000 === port || t === port + 10_000);
   // Below the ephemeral range: [low - 10000 - span, low - 10000) and its bus ports [low - span, low).
   const span = Math.min(5_000, low - 10_000 - 1_024);
