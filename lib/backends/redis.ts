@@ -3,6 +3,7 @@ import type { CompiledDependencies, Invalidation } from '../dependencies.js';
 import { escape } from '../tags.js';
 import { scripts } from '../lua/index.js';
 import type { Backend, Capture, WriteEntry } from './backend.js';
+import { PendingBatches, looseBatch, type Batch, type PendingSet } from './batches.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -56,11 +57,6 @@ const MARKS_PROBED = 64;
  */
 const ROWS_PER_CALL = 200;
 
-interface Waiter<T> {
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
 /** What a batch's commands are sent to: the client, or a pipeline of the client (cluster). */
 interface Sender {
   get(key: string): unknown;
@@ -74,21 +70,6 @@ interface Sender {
 interface Call {
   send: (to: Sender) => unknown;
   settle: (error: unknown, reply: unknown) => void;
-}
-
-/** A write waiting in a batch; `tries` counts the times a bucket refused it (see refused). */
-type PendingSet = Waiter<boolean[]> & { entry: WriteEntry; tries: number };
-
-/** The single gets and single-entry sets issued to one bucket in the current tick. */
-interface Batch {
-  ns: string;
-  p: string;
-  /** the namespace's bucket count the batch's keys were placed with */
-  count: number;
-  gets: Array<Waiter<string | undefined> & { vkey: string }>;
-  sets: PendingSet[];
-  /** v: keys of the pending sets: a get of one of them must not overtake the write */
-  setKeys: Set<string>;
 }
 
 /** Commands defined on the ioredis client (EVALSHA with automatic script loading). */
@@ -186,7 +167,7 @@ export class RedisBackend implements Backend {
   private readonly registering = new Map<string, Promise<void>>();
   /** namespaces whose recorded bucket count a first read asked for (see readRecorded) */
   private readonly looked = new Set<string>();
-  private readonly batches = new Map<string, Batch>();
+  private readonly batches = new PendingBatches();
   /** calls pending per Redis process (node key; '' on a single Redis), for BATCH_LIMIT */
   private readonly pendingCalls = new Map<string, number>();
   private readonly slots = new Map<string, number>();
@@ -353,7 +334,7 @@ export class RedisBackend implements Backend {
       this.flushScheduled = true;
       process.nextTick(this.scheduledFlush);
     }
-    return looseBatch(this.batches, ns, p, this.count(ns));
+    return this.batches.open(ns, p, this.count(ns));
   }
 
   /** Counts a call just added to `batch`; sends its process's batches once they hold BATCH_LIMIT. */
@@ -366,7 +347,7 @@ export class RedisBackend implements Backend {
     }
     // (a count may run ahead of what is pending, after a batch went early: that only sends sooner)
     this.pendingCalls.delete(node);
-    this.send([...this.batches.values()].filter((b) => (this.nodeOf(b.p) ?? b.p) === node));
+    this.send(this.batches.all().filter((b) => (this.nodeOf(b.p) ?? b.p) === node));
   }
 
   /** The Redis process serving a bucket, as far as the client knows (a single Redis: one). */
@@ -381,7 +362,7 @@ export class RedisBackend implements Backend {
    */
   private flush(): void {
     this.pendingCalls.clear();
-    if (this.batches.size > 0) this.sendAll([...this.batches.values()]);
+    if (this.batches.size > 0) this.sendAll(this.batches.all());
   }
 
   /** The end of a tick: sends the pending batches but those of cluster nodes busy with MAX_IN_FLIGHT batch commands. */
@@ -391,7 +372,7 @@ export class RedisBackend implements Backend {
       return;
     }
     const ready: Batch[] = [];
-    for (const batch of this.batches.values()) {
+    for (const batch of this.batches.all()) {
       const node = this.nodeOf(batch.p);
       if (node !== undefined && (this.inFlight.get(node) ?? 0) >= MAX_IN_FLIGHT) continue;
       if (node !== undefined) this.pendingCalls.delete(node);
@@ -472,7 +453,7 @@ export class RedisBackend implements Backend {
    */
   private calls(batches: Batch[]): Call[] {
     // (a batch sent again after a moved slot is no longer pending: keep a newer one of its bucket)
-    for (const batch of batches) if (this.batches.get(batch.p) === batch) this.batches.delete(batch.p);
+    for (const batch of batches) this.batches.remove(batch);
     const out: Call[] = [];
     const reading = batches.filter((b) => b.gets.length > 0);
     const gets = reading.flatMap((b) => b.gets);
@@ -725,13 +706,6 @@ export class RedisBackend implements Backend {
     this.flush();
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
   }
-}
-
-/** The batch of bucket `p` in `batches` (the pending ones, or those of one getMany / setMany). */
-function looseBatch(batches: Map<string, Batch>, ns: string, p: string, count: number): Batch {
-  let batch = batches.get(p);
-  if (!batch) batches.set(p, (batch = { ns, p, count, gets: [], sets: [], setKeys: new Set() }));
-  return batch;
 }
 
 /** A write that touches no index, generation or lock: its bucket's value key alone. */
