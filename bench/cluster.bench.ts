@@ -3,6 +3,8 @@
  * here with LocalCluster and always stopped) vs on the standalone Redis, side by side:
  *   - get / set / set with 3 dependencies through Keyv, 50 concurrent workers, alternating rounds:
  *     ops/s and the per-operation cost ratio (standalone ops/s / cluster ops/s; target <= 1.2x);
+ *   - the same for ioredis alone sending each tick's gets for a node as one MGET: what the cluster
+ *     costs any client on this machine, next to what it costs the store;
  *   - invalidation of one tag holding 1k / 10k / 100k entries on the cluster: wall time, script
  *     calls, the longest single script call on any master (per-node SLOWLOG), and how long another
  *     client's PING to a master takes meanwhile.
@@ -15,10 +17,11 @@
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore } from '../lib/index.js';
 import { DEFAULTS } from '../lib/store.js';
+import { hashSlot } from '../lib/backends/redis.js';
 import { LocalCluster } from '../test/support/cluster.js';
 import {
   REDIS_URL, Slowlog, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,
@@ -76,16 +79,19 @@ async function preload(kv: Keyv): Promise<void> {
   }
 }
 
-async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labels: string[]): Promise<void> {
+/** Measures every scenario side by side; returns the gets' median ops/s, standalone and cluster. */
+async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labels: string[]): Promise<[number, number]> {
   for (const kv of [standalone, cluster, ...others]) await preload(kv);
   const rows: Cell[][] = [];
   const seqRows: Cell[][] = [];
+  let gets: [number, number] = [0, 0];
   for (const s of scenarios) {
     const ops = [s.op(standalone), s.op(cluster), ...others.map((kv) => s.op(kv))];
     const [a, b, ...rest] = await alternate(ops.map((op) => () => throughput(op, WORKERS, ROUND_MS)), ROUNDS,
       ops.map((op) => () => throughput(op, WORKERS, 200))) as number[][];
     const cost = a!.map((x, i) => x / b![i]!); // per round: cluster's time per op / standalone's
     const mid = median(cost);
+    if (s === scenarios[0]) gets = [median(a!), median(b!)];
     rows.push([s.name, Math.round(median(a!)), Math.round(median(b!)), ratio(mid), `${ratio(Math.min(...cost))}..${ratio(Math.max(...cost))}`,
       mid <= TARGET_COST ? 'yes' : 'NO', ...rest.flatMap((c) => [Math.round(median(c)), ratio(median(a!.map((x, i) => x / c[i]!)))])]);
     const [la, lb] = await alternate(ops.slice(0, 2).map((op) => () => latencies(op, SEQ_MS)), SEQ_ROUNDS) as [number[][], number[][]];
@@ -103,6 +109,70 @@ async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labe
       'no replicas: a cluster of 3 masters without replicas (3 redis-server processes), the same client code: what replication adds.']);
   printTable(`Sequential (1 op in flight), latency µs (${SEQ_ROUNDS} alternating rounds of ${SEQ_MS} ms)`,
     ['operation', 'standalone p50', 'standalone p99', 'cluster p50', 'cluster p99'], seqRows);
+  return gets;
+}
+
+/**
+ * What any client pays per get on each topology: ioredis alone (no Keyv, no store), the gets of a
+ * tick bound for one Redis process sent as one MGET, keys under one hash tag per master.
+ */
+function tickMget(client: Redis | Cluster, tags: string[]): Op {
+  let batches = tags.map(() => ({ keys: [] as string[], done: [] as Array<() => void> }));
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const sending = batches;
+    batches = tags.map(() => ({ keys: [], done: [] }));
+    for (const b of sending) if (b.keys.length > 0) void client.mget(b.keys).then(() => { for (const d of b.done) d(); });
+  };
+  return (i) => new Promise<void>((resolve) => {
+    if (!scheduled) {
+      scheduled = true;
+      process.nextTick(flush);
+    }
+    const t = i % tags.length;
+    batches[t]!.keys.push(`${tags[t]}${(i * 7919) % KEYS}`);
+    batches[t]!.done.push(resolve);
+  });
+}
+
+/** Prints the wire's figures next to the store's gets (median ops/s, standalone and cluster). */
+async function wireFloor(cluster: LocalCluster, [storeA, storeB]: [number, number]): Promise<void> {
+  const single = new Redis(REDIS_URL, { connectionName: CLIENT });
+  const nodes = new Cluster(cluster.nodes, { redisOptions: { connectionName: CLIENT } });
+  try {
+    await new Promise((resolve, reject) => nodes.once('ready', resolve).once('error', reject));
+    const tags: string[] = [];
+    const owners = new Set<string>();
+    for (let i = 0; tags.length < 3; i++) {
+      const owner = nodes.slots[hashSlot(`{${NS}-floor-${i}}`)]![0]!;
+      if (owners.has(owner)) continue;
+      owners.add(owner);
+      tags.push(`{${NS}-floor-${i}}`);
+    }
+    const value = JSON.stringify({ value: sampleValue(0), expires: null });
+    for (const [client, ts] of [[single, [`{${NS}-floor}`]], [nodes, tags]] as const) {
+      for (const t of ts) for (let i = 0; i < KEYS; i += WRITE_BATCH) await client.mset(Array.from({ length: Math.min(WRITE_BATCH, KEYS - i) }, (_, j) => [`${t}${i + j}`, value]).flat());
+    }
+    const ops = [tickMget(single, [`{${NS}-floor}`]), tickMget(nodes, tags)];
+    const [a, b] = await alternate(ops.map((op) => () => throughput(op, WORKERS, ROUND_MS)), ROUNDS, ops.map((op) => () => throughput(op, WORKERS, 200))) as [number[], number[]];
+    const cost = a.map((x, i) => x / b[i]!);
+    const extra = (x: number, y: number): string => (1e6 / y - 1e6 / x).toFixed(1);
+    const allowed = (x: number): string => ((TARGET_COST - 1) * 1e6 / x).toFixed(1);
+    printTable(`The wire alone: ioredis, ${WORKERS} concurrent gets, each tick's gets for one Redis process as one MGET (median of ${ROUNDS} alternating rounds)`,
+      ['client', 'standalone', 'cluster', 'cost ratio', 'ratio range', 'cluster extra µs/get', `extra within ${TARGET_COST}x`],
+      [['ioredis MGET per node and tick', Math.round(median(a)), Math.round(median(b)), ratio(median(cost)), `${ratio(Math.min(...cost))}..${ratio(Math.max(...cost))}`, extra(median(a), median(b)), allowed(median(a))],
+        ['CleverStore get through Keyv (above)', Math.round(storeA), Math.round(storeB), ratio(storeA / storeB), '', extra(storeA, storeB), allowed(storeA)]],
+      ['No Keyv, no store, no scripts: what spreading the same gets over 3 masters costs any client on this machine (3 commands,',
+        '3 socket writes and 3 replies per round where one Redis takes 1; 6 redis-server processes on the 2 cores).',
+        `cluster extra = wall time per get at ${WORKERS} concurrent, cluster minus standalone; extra within ${TARGET_COST}x = what the target allows on top`,
+        'of the standalone get. The store\'s gets travel the same way, so its extra can hardly be smaller than the wire\'s.']);
+    for (const t of tags) await nodes.unlink(...Array.from({ length: KEYS }, (_, i) => `${t}${i}`));
+    await single.unlink(...Array.from({ length: KEYS }, (_, i) => `{${NS}-floor}${i}`));
+  } finally {
+    single.disconnect();
+    nodes.disconnect();
+  }
 }
 
 /** Writes n entries depending on 'big', their own tag and a tag shared by 100 entries. */
@@ -249,7 +319,7 @@ export default async function run(): Promise<void> {
   const others = otherStores.map((store, i) => new Keyv({ store, namespace: `${NS}-${i}` }));
   try {
     await unlinkMatching(admin, `{${NS}:*`);
-    await throughputs(standalone, onCluster, others, labels);
+    await wireFloor(cluster, await throughputs(standalone, onCluster, others, labels));
     await onCluster.clear();
     for (const kv of others) await kv.clear();
     const big = SIZES[SIZES.length - 1]!;
