@@ -171,6 +171,12 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     if (opts.url !== undefined && !/^rediss?:\/\//.test(opts.url)) {
       throw new TypeError(`CleverStore: the URL must start with redis:// or rediss://, got ${describe(opts.url)}`);
     }
+    if (opts.redis !== undefined && !isClient(opts.redis)) {
+      throw new TypeError(`CleverStore: redis must be an ioredis Redis or Cluster client (a URL goes in url, or as the first argument), got ${describe(opts.redis)}`);
+    }
+    if (opts.backend !== undefined && opts.backend !== 'redis' && opts.backend !== 'memory') {
+      throw new TypeError(`CleverStore: backend must be 'redis' or 'memory', got ${describe(opts.backend)}`);
+    }
     this.defaultTtl = opts.defaultTtl === undefined ? undefined : checkTtl(opts.defaultTtl, 'defaultTtl');
     const clustered = opts.cluster !== undefined || (opts.redis !== undefined && (opts.redis as Cluster).isCluster === true);
     if (opts.cluster !== undefined && (!Array.isArray(opts.cluster) || opts.cluster.length === 0)) {
@@ -554,3 +560,10 @@ function checkKeys(keys: unknown): string[] {
   return keys;
 }
 
+
+/** An ioredis Redis or Cluster client, as far as the store uses one. */
+function isClient(value: unknown): value is RedisClient {
+  const client = value as Partial<Record<'defineCommand' | 'on' | 'pipeline', unknown>> | null;
+  return typeof client === 'object' && client !== null
+    && typeof client.defineCommand === 'function' && typeof client.on === 'function' && typeof client.pipeline === 'function';
+}

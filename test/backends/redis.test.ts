@@ -140,6 +140,9 @@ describe('Redis backend: layout', () => {
     expect(() => new CleverStore({ buckets: 0 })).to.throw(TypeError, /buckets.*0/);
     expect(() => new CleverStore({ defaultTtl: -5 })).to.throw(TypeError, /defaultTtl.*-5/);
     expect(() => new CleverStore({ onUnsafeEviction: 'shout' as 'warn' })).to.throw(TypeError, /shout/);
+    expect(() => new CleverStore({ redis: 'redis://127.0.0.1:6379' as never })).to.throw(TypeError, /redis must be an ioredis Redis or Cluster client.*"redis:\/\/127\.0\.0\.1:6379"/);
+    expect(() => new CleverStore({ redis: {} as never })).to.throw(TypeError, /redis must be an ioredis/);
+    expect(() => new CleverStore({ backend: 'sqlite' as 'redis' })).to.throw(TypeError, /backend must be 'redis' or 'memory'.*"sqlite"/);
   });
 });
 
