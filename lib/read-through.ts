@@ -99,7 +99,6 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
     const shared = await running;
     if (shared.stored) return shared.value;
     return getOrSet(keyv, key, loader, options); // read again: the cache, or a load that starts now
-
   }
   const promise = load(keyv, store, key, loader, options, deps, lock, undefined).finally(() => calls.delete(slot));
   calls.set(slot, promise);
