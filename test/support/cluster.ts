@@ -1,10 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freeClusterPort } from './redis-server.js';
+import { freeClusterPort, spawnRedisServer } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -47,12 +47,12 @@ export class LocalCluster {
     try {
       for (let i = 0; i < size; i++) ports.push(await freeClusterPort(ports));
       for (const port of ports) {
-        children.push(spawn('redis-server', [
+        children.push(spawnRedisServer([
           // announce-ip: a node that never met another would report its address as '' in CLUSTER SLOTS
           '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1',
           '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000',
           '--save', '', '--appendonly', 'no', '--dir', dir,
-        ], { stdio: 'ignore' }));
+        ]));
       }
       step = 'waiting for every redis-server to answer';
       await waitFor(async () => {

@@ -52,6 +52,26 @@ export async function freeClusterPort(taken: number[]): Promise<number> {
   }
 }
 
+/** redis-server processes started by this process and still running. */
+const running = new Set<ChildProcess>();
+let reaping = false;
+
+/**
+ * Starts redis-server with `args`. Whatever ends this process (mocha's --exit after a failed
+ * hook, an uncaught error, a benchmark that throws) kills the servers it left running, so none
+ * outlives it.
+ */
+export function spawnRedisServer(args: string[]): ChildProcess {
+  if (!reaping) {
+    reaping = true;
+    process.once('exit', () => { for (const child of running) child.kill('SIGKILL'); });
+  }
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 /** A redis-server this test owns: started on a free port, stopped by `stop()`. */
 export class PrivateRedis {
   private constructor(readonly port: number, private child: ChildProcess, private readonly args: string[]) {}
@@ -69,9 +89,7 @@ export class PrivateRedis {
   }
 
   private static spawn(port: number, extraArgs: string[]): ChildProcess {
-    return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
-      stdio: 'ignore',
-    });
+    return spawnRedisServer(['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs]);
   }
 
   /** Kills the server (its data is lost, as in a crash without persistence) and starts it again on the same port. */
