@@ -560,7 +560,6 @@ function checkKeys(keys: unknown): string[] {
   return keys;
 }
 
-
 /** An ioredis Redis or Cluster client, as far as the store uses one. */
 function isClient(value: unknown): value is RedisClient {
   const client = value as Partial<Record<'defineCommand' | 'on' | 'pipeline', unknown>> | null;
