@@ -465,7 +465,7 @@ export class RedisBackend implements Backend {
       out.push({ send: (to) => to.mget(gets.map((g) => g.vkey)), settle: settleGets });
     } else if (gets.length > 1) {
       out.push({
-        send: (to) => to.keyvCleverMget(gets[0]!.vkey, reading.flatMap((b) => [b.gets.length, ...b.gets.map((g) => g.vkey)])),
+        send: (to) => to.keyvCleverMget(gets[0]!.vkey, readArgs(reading)),
         settle: (error, values) => {
           if (error && movedSlot(error)) for (const b of reading) this.send([{ ...b, sets: [] }]);
           else settleGets(error, values);
@@ -706,6 +706,16 @@ export class RedisBackend implements Backend {
     this.flush();
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
   }
+}
+
+/** The read script's arguments: per bucket, its number of keys, then the keys (a plain loop: on the hot path). */
+function readArgs(reading: Batch[]): Array<string | number> {
+  const args: Array<string | number> = [];
+  for (const b of reading) {
+    args.push(b.gets.length);
+    for (const g of b.gets) args.push(g.vkey);
+  }
+  return args;
 }
 
 /** A write that touches no index, generation or lock: its bucket's value key alone. */
