@@ -314,13 +314,13 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       for (const name of Object.keys(options)) {
         if (!SET_OPTIONS.has(name)) throw new TypeError(`CleverStore: unknown set option '${name}' for key ${describe(key)}; expected ttl or dependsOn`);
       }
-      ttl = options.ttl === undefined ? this.defaultTtl : checkTtl(options.ttl, `ttl for key ${describe(key)}`);
+      ttl = options.ttl === undefined ? this.defaultTtl : checkTtl(options.ttl, () => `ttl for key ${describe(key)}`);
       if (options.dependsOn !== undefined) {
         if (!Array.isArray(options.dependsOn)) throw new TypeError(`CleverStore: dependsOn for key ${describe(key)} must be an array, got ${describe(options.dependsOn)}`);
         dependsOn = options.dependsOn;
       }
     } else {
-      ttl = checkTtl(ttlOrOptions, `ttl for key ${describe(key)}`);
+      ttl = checkTtl(ttlOrOptions, () => `ttl for key ${describe(key)}`);
     }
     const scoped = currentDependencies();
     const deps: CompiledDependencies = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn,
@@ -537,9 +537,10 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   }
 }
 
-function checkTtl(ttl: unknown, what: string): number | undefined {
+/** `what` names the ttl in the error; a function when naming it costs (every set passes one). */
+function checkTtl(ttl: unknown, what: string | (() => string)): number | undefined {
   if (typeof ttl !== 'number' || Number.isNaN(ttl) || ttl < 0) {
-    throw new TypeError(`CleverStore: ${what} must be a non-negative number of milliseconds, got ${describe(ttl)}`);
+    throw new TypeError(`CleverStore: ${typeof what === 'function' ? what() : what} must be a non-negative number of milliseconds, got ${describe(ttl)}`);
   }
   if (ttl === 0 || ttl === Infinity) return undefined;
   return Math.ceil(ttl);
