@@ -8,6 +8,20 @@ import { freeClusterPort, spawnRedisServer } from './redis-server.js';
 
 const run = promisify(execFile);
 
+/** Data directories of clusters not stopped yet: removed when this process exits (see spawnRedisServer). */
+const dirs = new Set<string>();
+let cleaning = false;
+
+function makeDir(): string {
+  if (!cleaning) {
+    cleaning = true;
+    process.once('exit', () => { for (const dir of dirs) rmSync(dir, { recursive: true, force: true }); });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'keyv-clever-cluster-'));
+  dirs.add(dir);
+  return dir;
+}
+
 /**
  * A real local Redis Cluster: 6 redis-server processes (3 masters, 3 replicas) on free ports,
  * joined with `redis-cli --cluster create`. Tests reach it through `CLUSTER_NODES`.
@@ -39,7 +53,7 @@ export class LocalCluster {
   }
 
   private static async startOnce(size: number, replicas: number): Promise<LocalCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'keyv-clever-cluster-'));
+    const dir = makeDir();
     const ports: number[] = [];
     const children: ChildProcess[] = [];
     const cluster = new LocalCluster(ports, children, dir);
@@ -86,6 +100,7 @@ export class LocalCluster {
       child.kill('SIGKILL');
     })));
     rmSync(this.dir, { recursive: true, force: true });
+    dirs.delete(this.dir);
   }
 }
 

@@ -57,9 +57,9 @@ const running = new Set<ChildProcess>();
 let reaping = false;
 
 /**
- * Starts redis-server with `args`. Whatever ends this process (mocha's --exit after a failed
- * hook, an uncaught error, a benchmark that throws) kills the servers it left running, so none
- * outlives it.
+ * Starts redis-server with `args`. When this process exits with servers still running (mocha's
+ * --exit after a failed hook, an uncaught error, a benchmark that throws), they are killed, so
+ * none outlives it (a signal that kills this process is the one case left).
  */
 export function spawnRedisServer(args: string[]): ChildProcess {
   if (!reaping) {
