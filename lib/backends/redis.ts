@@ -423,15 +423,12 @@ export class RedisBackend implements Backend {
     const calls = this.calls(batches);
     if (calls.length === 0) return;
     if (!isCluster(this.client)) {
-      for (const call of calls) {
-        (call.send(this.client as unknown as Sender) as Promise<unknown>).then((reply) => call.settle(null, reply), (error: unknown) => call.settle(error, undefined));
-      }
+      for (const call of calls) void sendAlone(this.client, call);
       return;
     }
     const node = this.nodeOf(batches[0]!.p);
     if (calls.length === 1) {
-      const [call] = calls as [Call];
-      this.track(node, (call.send(this.client as unknown as Sender) as Promise<unknown>).then((reply) => call.settle(null, reply), (error: unknown) => call.settle(error, undefined)));
+      this.track(node, sendAlone(this.client, calls[0]!));
       return;
     }
     // Several commands for one node go as one pipeline: one socket write.
@@ -706,6 +703,11 @@ export class RedisBackend implements Backend {
     this.flush();
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
   }
+}
+
+/** Sends one command of a batch on its own and settles its callers with the reply. */
+function sendAlone(client: RedisClient, call: Call): Promise<void> {
+  return (call.send(client as unknown as Sender) as Promise<unknown>).then((reply) => call.settle(null, reply), (error: unknown) => call.settle(error, undefined));
 }
 
 /** The read script's arguments: per bucket, its number of keys, then the keys (a plain loop: on the hot path). */

@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
-import { freeClusterPort, spawnRedisServer } from './redis-server.js';
+import { command, freeClusterPort, ping, spawnRedisServer } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -103,19 +102,6 @@ export class LocalCluster {
     dirs.delete(this.dir);
   }
 }
-
-async function command(port: number, args: string[]): Promise<unknown> {
-  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return await client.call(args[0]!, ...args.slice(1));
-  } finally {
-    client.disconnect();
-  }
-}
-
-const ping = (port: number) => command(port, ['PING']).catch(() => undefined);
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,23 +2,9 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import { ping } from './redis-server.js';
 
 const run = promisify(execFile);
-
-/** Whether a redis-server answers on `port`. */
-async function answers(port: number): Promise<boolean> {
-  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
 
 describe('test servers do not outlive the process that started them', function () {
   this.timeout(60_000);
@@ -43,7 +29,7 @@ describe('test servers do not outlive the process that started them', function (
       const deadline = Date.now() + 5_000;
       let up = ports;
       while (up.length > 0 && Date.now() < deadline) {
-        up = (await Promise.all(ports.map(async (p) => ((await answers(p)) ? p : undefined)))).filter((p) => p !== undefined);
+        up = (await Promise.all(ports.map(async (p) => ((await ping(p)) === 'PONG' ? p : undefined)))).filter((p) => p !== undefined);
         if (up.length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(up, 'servers still answering').to.deep.equal([]);

@@ -52,6 +52,21 @@ export async function freeClusterPort(taken: number[]): Promise<number> {
   }
 }
 
+/** Sends one command to the redis-server on `port` over a connection of its own (no retries). */
+export async function command(port: number, args: string[]): Promise<unknown> {
+  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await client.call(args[0]!, ...args.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** 'PONG' if a redis-server answers on `port`, else undefined. */
+export const ping = (port: number): Promise<unknown> => command(port, ['PING']).catch(() => undefined);
+
 /** redis-server processes started by this process and still running. */
 const running = new Set<ChildProcess>();
 let reaping = false;
@@ -109,23 +124,12 @@ export class PrivateRedis {
   }
 
   private async waitUntilUp(): Promise<void> {
-    const { port, child } = this;
-    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => undefined); // refused while the server starts: expected
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch (error) {
-        if (attempt > 100) {
-          child.kill('SIGKILL');
-          throw error;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+    for (let attempt = 0; attempt <= 100; attempt++) {
+      if ((await ping(this.port)) === 'PONG') return;
+      await new Promise((r) => setTimeout(r, 50));
     }
+    this.child.kill('SIGKILL');
+    throw new Error(`redis-server on port ${this.port} did not answer`);
   }
 
   async stop(): Promise<void> {
