@@ -15,7 +15,8 @@ export interface Batch {
   p: string;
   /** the namespace's bucket count the batch's keys were placed with */
   count: number;
-  gets: Array<Waiter<string | undefined> & { vkey: string }>;
+  /** reads of a key of the bucket: a value (v:) or the bucket count mark (m:) */
+  gets: Array<Waiter<string | undefined> & { key: string }>;
   sets: PendingSet[];
   /** v: keys of the pending sets: a get of one of them must not overtake the write */
   setKeys: Set<string>;

@@ -219,7 +219,11 @@ export class RedisBackend implements Backend {
     if (!pending) {
       pending = (async () => {
         const probed = isCluster(this.client) ? Math.max(this.count(ns), MARKS_PROBED) : this.count(ns);
-        const marks = await Promise.all(Array.from({ length: probed - 1 }, (_, b) => this.client.get(`${bucketPrefix(ns, b + 1)}m:`)));
+        // One read per Redis process, like a tick's gets (63 single GETs on a cluster otherwise).
+        const marks = await this.read(ns, Array.from({ length: probed - 1 }, (_, b) => {
+          const p = bucketPrefix(ns, b + 1);
+          return [p, `${p}m:`] as const;
+        }));
         const marked = Math.max(0, ...marks.map(Number).filter((n) => Number.isInteger(n) && n >= 1));
         const recorded = Number(await this.commands.keyvCleverRegister(this.bucketPrefixes(ns)[0]!, marked || this.count(ns)));
         this.adopt(ns, recorded);
@@ -277,7 +281,7 @@ export class RedisBackend implements Backend {
     if (pending?.setKeys.has(vkey)) this.send([pending]);
     return new Promise((resolve, reject) => {
       const batch = this.batch(ns, p);
-      batch.gets.push({ vkey, resolve, reject });
+      batch.gets.push({ key: vkey, resolve, reject });
       this.sendIfFull(batch);
     });
   }
@@ -286,10 +290,17 @@ export class RedisBackend implements Backend {
   getMany(ns: string, keys: string[]): Promise<Array<string | undefined>> {
     this.flush();
     this.readRecorded(ns);
-    const batches = new Map<string, Batch>();
-    const values = keys.map((key) => new Promise<string | undefined>((resolve, reject) => {
+    return this.read(ns, keys.map((key) => {
       const p = this.prefix(ns, key);
-      looseBatch(batches, ns, p, this.count(ns)).gets.push({ vkey: `${p}v:${key}`, resolve, reject });
+      return [p, `${p}v:${key}`] as const;
+    }));
+  }
+
+  /** Reads keys given with their bucket's prefix, sent at once: one read per Redis process. */
+  private read(ns: string, keys: ReadonlyArray<readonly [p: string, key: string]>): Promise<Array<string | undefined>> {
+    const batches = new Map<string, Batch>();
+    const values = keys.map(([p, key]) => new Promise<string | undefined>((resolve, reject) => {
+      looseBatch(batches, ns, p, this.count(ns)).gets.push({ key, resolve, reject });
     }));
     this.sendAll([...batches.values()]);
     return Promise.all(values);
@@ -457,12 +468,12 @@ export class RedisBackend implements Backend {
     const settleGets = (error: unknown, values: unknown): void => gets.forEach((g, i) => (error ? g.reject(error) : g.resolve(unframeOrUndefined((values as Array<string | null>)[i]))));
     if (gets.length === 1) {
       const g = gets[0]!;
-      out.push({ send: (to) => to.get(g.vkey), settle: (error, value) => (error ? g.reject(error) : g.resolve(unframeOrUndefined(value as string | null))) });
+      out.push({ send: (to) => to.get(g.key), settle: (error, value) => (error ? g.reject(error) : g.resolve(unframeOrUndefined(value as string | null))) });
     } else if (reading.length === 1) {
-      out.push({ send: (to) => to.mget(gets.map((g) => g.vkey)), settle: settleGets });
+      out.push({ send: (to) => to.mget(gets.map((g) => g.key)), settle: settleGets });
     } else if (gets.length > 1) {
       out.push({
-        send: (to) => to.keyvCleverMget(gets[0]!.vkey, readArgs(reading)),
+        send: (to) => to.keyvCleverMget(gets[0]!.key, readArgs(reading)),
         settle: (error, values) => {
           if (error && movedSlot(error)) for (const b of reading) this.send([{ ...b, sets: [] }]);
           else settleGets(error, values);
@@ -715,7 +726,7 @@ function readArgs(reading: Batch[]): Array<string | number> {
   const args: Array<string | number> = [];
   for (const b of reading) {
     args.push(b.gets.length);
-    for (const g of b.gets) args.push(g.vkey);
+    for (const g of b.gets) args.push(g.key);
   }
   return args;
 }

@@ -129,6 +129,35 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
     }
   });
 
+  it('reads the bucket-count marks at a namespace\'s first write with one read per node', async () => {
+    const client = new Cluster(cluster.nodes);
+    const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'first-write', buckets: 16 });
+    const masters: Redis[] = [];
+    try {
+      for (const port of cluster.ports) if ((await role(port)) === 'master') masters.push(new Redis(port, '127.0.0.1'));
+      // Load the scripts on every node (another namespace), then count from zero.
+      const warm = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'first-write-warm', buckets: 16 });
+      await warm.setMany(Array.from({ length: 64 }, (_, i) => ({ key: `k${i}`, value: 'v', ttl: { dependsOn: ['t'] } })));
+      await warm.getMany(Array.from({ length: 64 }, (_, i) => `k${i}`));
+      await warm.clear();
+      for (const m of masters) await m.config('RESETSTAT');
+      expect(await store.set('k', 'v', { dependsOn: ['t'] })).to.equal(true);
+      const calls = async (name: string) => (await Promise.all(masters.map(async (m) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await m.info('commandstats'))?.[1] ?? 0))))
+        .reduce((a, b) => a + b, 0);
+      // Script calls: the refused set, one read per master of the 63 other marks (MARKS_PROBED), the
+      // record, the set again. (Redis counts the commands scripts run too: a few GETs of marks
+      // inside the set and record scripts, where single GETs would be 63.)
+      expect(await calls('evalsha') + await calls('eval')).to.equal(1 + masters.length + 1 + 1);
+      expect(await calls('get')).to.be.below(16);
+      expect(await store.get('k')).to.equal('v');
+    } finally {
+      for (const m of masters) m.disconnect();
+      await store.clear().catch(() => undefined);
+      await store.disconnect();
+      client.disconnect();
+    }
+  });
+
   it('continues a big invalidation one call at a time per node, after one first call per bucket', async () => {
     const client = new Cluster(cluster.nodes);
     const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'turns', buckets: 16, invalidateChunk: 10 });
