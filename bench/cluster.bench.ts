@@ -13,6 +13,11 @@
  * one-node cluster (one redis-server holding every slot, 16 buckets): the cluster code path
  * without the extra processes, which tells the client's share of the cost from the machine's,
  * and a last one a cluster of 3 masters without replicas: what replication adds.
+ *
+ * CLUSTER_NODES=host:port,… runs the comparisons against that cluster instead of the local one
+ * (and REDIS_URL's Redis as the standalone side): the bucket sides and the invalidations, without
+ * the local controls. It uses namespaces `bench-cluster*` only, and sets each master's slowlog
+ * for the invalidations, restoring its settings after (its entries are reset).
  */
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -22,7 +27,7 @@ import Keyv from 'keyv';
 import { CleverStore } from '../lib/index.js';
 import { DEFAULTS } from '../lib/store.js';
 import { hashSlot } from '../lib/backends/redis.js';
-import { LocalCluster } from '../test/support/cluster.js';
+import { LocalCluster, clusterNodesFromEnv } from '../test/support/cluster.js';
 import {
   REDIS_URL, Slowlog, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,
   type Cell, type Op,
@@ -49,6 +54,20 @@ const SLOWLOG_LEN = 10_000;
 const SLOWLOG_THRESHOLD_US = 100;
 
 interface Scenario { name: string; op: (kv: Keyv) => Op }
+
+type Nodes = Array<{ host: string; port: number }>;
+
+/** Describes the cluster compared, for the tables' notes. */
+interface Topology {
+  nodes: Nodes;
+  /** started here (6 processes on this machine's cores), or given with CLUSTER_NODES */
+  local: boolean;
+}
+
+const topologyNote = (t: Topology): string[] => (t.local
+  ? ['The local cluster: 3 masters, 3 replicas; all 6 redis-server processes share the machine\'s 2 cores with this process: every',
+    'round trip waits for a core.']
+  : [`cluster: CLUSTER_NODES (${t.nodes.map((n) => `${n.host}:${n.port}`).join(', ')}); standalone: ${REDIS_URL}.`]);
 
 const scenarios: Scenario[] = [
   {
@@ -80,7 +99,7 @@ async function preload(kv: Keyv): Promise<void> {
 }
 
 /** Measures every scenario side by side; returns the gets' median ops/s (standalone, cluster) and median cost ratio. */
-async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labels: string[]): Promise<[number, number, number]> {
+async function throughputs(topology: Topology, standalone: Keyv, cluster: Keyv, others: Keyv[], labels: string[]): Promise<[number, number, number]> {
   for (const kv of [standalone, cluster, ...others]) await preload(kv);
   const rows: Cell[][] = [];
   const seqRows: Cell[][] = [];
@@ -101,12 +120,13 @@ async function throughputs(standalone: Keyv, cluster: Keyv, others: Keyv[], labe
   printTable(`CleverStore through Keyv, standalone vs cluster, ${WORKERS} concurrent workers, ops/s (median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms)`,
     ['operation', 'standalone', 'cluster', 'cost ratio', 'ratio range', `<= ${TARGET_COST}x`, ...labels.flatMap((label) => [label, 'its ratio'])], rows,
     ['cost ratio = per round, standalone ops/s / cluster ops/s (time per operation on the cluster relative to standalone).',
-      `standalone: 1 bucket, one connection. cluster: ${DEFAULTS.clusterBuckets} buckets (default) over 3 masters (3 replicas replicating every write),`,
+      `standalone: 1 bucket, one connection. cluster: ${DEFAULTS.clusterBuckets} buckets (default) over its masters (the replicas replicating every write),`,
       'one connection per node; the gets bound for one node are one read (a read script across its buckets, or MGET for one',
       'bucket), their sets one set script call, and while a node answers one, the calls for it wait and go together next.',
-      'All 6 redis-server processes share the machine\'s 2 cores with this process: every round trip waits for a core.',
-      `1-node cluster: the same client code (ioredis Cluster, ${DEFAULTS.clusterBuckets} buckets, per-node read and write) against one redis-server.`,
-      'no replicas: a cluster of 3 masters without replicas (3 redis-server processes), the same client code: what replication adds.']);
+      ...topologyNote(topology),
+      ...(topology.local ? [
+        `1-node cluster: the same client code (ioredis Cluster, ${DEFAULTS.clusterBuckets} buckets, per-node read and write) against one redis-server.`,
+        'no replicas: a cluster of 3 masters without replicas (3 redis-server processes), the same client code: what replication adds.'] : [])]);
   printTable(`Sequential (1 op in flight), latency µs (${SEQ_ROUNDS} alternating rounds of ${SEQ_MS} ms)`,
     ['operation', 'standalone p50', 'standalone p99', 'cluster p50', 'cluster p99'], seqRows);
   return gets;
@@ -137,14 +157,15 @@ function tickMget(client: Redis | Cluster, tags: string[]): Op {
 }
 
 /** Prints the wire's figures next to the store's gets (median ops/s, standalone and cluster, and median cost ratio). */
-async function wireFloor(cluster: LocalCluster, [storeA, storeB, storeCost]: [number, number, number]): Promise<void> {
+async function wireFloor(topology: Topology, [storeA, storeB, storeCost]: [number, number, number]): Promise<void> {
   const single = new Redis(REDIS_URL, { connectionName: CLIENT });
-  const nodes = new Cluster(cluster.nodes, { redisOptions: { connectionName: CLIENT } });
+  const nodes = new Cluster(topology.nodes, { redisOptions: { connectionName: CLIENT } });
   try {
     await new Promise((resolve, reject) => nodes.once('ready', resolve).once('error', reject));
     const tags: string[] = [];
     const owners = new Set<string>();
-    for (let i = 0; tags.length < 3; i++) {
+    const masterCount = new Set(nodes.slots.map((slot) => slot?.[0]).filter((owner) => owner !== undefined)).size;
+    for (let i = 0; tags.length < masterCount; i++) {
       const owner = nodes.slots[hashSlot(`{${NS}-floor-${i}}`)]![0]!;
       if (owners.has(owner)) continue;
       owners.add(owner);
@@ -163,8 +184,8 @@ async function wireFloor(cluster: LocalCluster, [storeA, storeB, storeCost]: [nu
       ['client', 'standalone', 'cluster', 'cost ratio', 'ratio range', 'cluster extra µs/get', `extra within ${TARGET_COST}x`],
       [['ioredis MGET per node and tick', Math.round(median(a)), Math.round(median(b)), ratio(median(cost)), `${ratio(Math.min(...cost))}..${ratio(Math.max(...cost))}`, extra(median(a), median(b)), allowed(median(a))],
         ['CleverStore get through Keyv (above)', Math.round(storeA), Math.round(storeB), ratio(storeCost), '', extra(storeA, storeB), allowed(storeA)]],
-      ['No Keyv, no store, no scripts: what spreading the same gets over 3 masters costs any client on this machine (3 commands,',
-        '3 socket writes and 3 replies per round where one Redis takes 1; 6 redis-server processes on the 2 cores).',
+      [`No Keyv, no store, no scripts: what spreading the same gets over ${tags.length} masters costs any client here (${tags.length} commands,`,
+        `${tags.length} socket writes and ${tags.length} replies per round where one Redis takes 1).`, ...topologyNote(topology),
         `cluster extra = wall time per get at ${WORKERS} concurrent, cluster minus standalone; extra within ${TARGET_COST}x = what the target allows on top`,
         'of the standalone get. The store\'s gets travel the same way, so its extra can hardly be smaller than the wire\'s.']);
     for (const t of tags) await nodes.unlink(...Array.from({ length: KEYS }, (_, i) => `${t}${i}`));
@@ -187,15 +208,19 @@ async function populate(store: CleverStore, n: number): Promise<void> {
   }
 }
 
-async function masters(cluster: LocalCluster): Promise<Redis[]> {
-  const out: Redis[] = [];
-  for (const port of cluster.ports) {
-    const node = new Redis(port, '127.0.0.1', { connectionName: `${CLIENT}-admin` });
-    const role = ((await node.call('ROLE')) as [string])[0];
-    if (role === 'master') out.push(node);
-    else node.disconnect();
+/** A connection of its own to each master of a cluster. */
+async function masters(nodes: Nodes): Promise<Redis[]> {
+  const cluster = new Cluster(nodes);
+  try {
+    await new Promise((resolve, reject) => cluster.once('ready', resolve).once('error', reject));
+    const owners = [...new Set(cluster.slots.map((slot) => slot?.[0]).filter((owner) => owner !== undefined))];
+    return owners.map((owner) => {
+      const [host, port] = owner.split(':');
+      return new Redis(Number(port), host!, { connectionName: `${CLIENT}-admin` });
+    });
+  } finally {
+    cluster.disconnect();
   }
-  return out;
 }
 
 /** Invalidation runs: [label, store, entries, index of its cluster, masters at real-time priority meanwhile]. */
@@ -213,11 +238,11 @@ async function pidOf(node: Redis): Promise<number> {
   return Number(/process_id:(\d+)/.exec(await node.info('server'))![1]);
 }
 
-async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]): Promise<void> {
+async function invalidations(topology: Topology, clusters: Nodes[], cases: InvalidationCase[]): Promise<void> {
   const mastersOf = await Promise.all(clusters.map(masters));
   const nodes = mastersOf.flat();
   const slowlogs = nodes.map((n) => new Slowlog(n));
-  const pids = await Promise.all(mastersOf[0]!.map(pidOf));
+  const pids = topology.local ? await Promise.all(mastersOf[0]!.map(pidOf)) : [];
   try {
     const rows: Cell[][] = [];
     for (const [label, store, n, on, rt] of cases) {
@@ -269,13 +294,15 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
       ['each entry depends on [big, item:<k>, group:<k % (n/100)>]. Every bucket gets its first call at once; the calls that continue',
         'go one at a time per master (the masters in parallel).',
         `Call durations: server-side wall time, per-master SLOWLOG (slower than ${SLOWLOG_THRESHOLD_US} µs), EVALSHA of this store's connections`,
-        'only (shorter calls are not counted). The 3 masters run their calls at once while their replicas apply them, 6 processes on',
-        '2 cores: a call takes ~3x its standalone time here, and its wall time includes the time its process waits for a core.',
+        'only (shorter calls are not counted).',
+        ...(topology.local ? ['The 3 masters run their calls at once while their replicas apply them, 6 processes on 2 cores: a call',
+          'takes ~3x its standalone time here, and its wall time includes the time its process waits for a core.'] : topologyNote(topology)),
         `budget = invalidateBudget (default ${DEFAULT_BUDGET} ms): each call stops once it has run that long (checked every 50 entries).`,
-        `1-node cluster: the same ${DEFAULTS.clusterBuckets} buckets and calls on one redis-server holding every slot (no replica): cluster mode without`,
-        'the other 5 processes competing for the 2 cores. no replicas: 3 masters without replicas (3 processes).',
-        'masters real-time: the 3+3 cluster with its 3 masters under SCHED_FIFO during the invalidation (chrt, root): no other process',
-        'preempts a call once it runs, as when each master has a core of its own; a call\'s wall time is then what it costs Redis.',
+        ...(topology.local ? [
+          `1-node cluster: the same ${DEFAULTS.clusterBuckets} buckets and calls on one redis-server holding every slot (no replica): cluster mode without`,
+          'the other 5 processes competing for the 2 cores. no replicas: 3 masters without replicas (3 processes).',
+          'masters real-time: the 3+3 cluster with its 3 masters under SCHED_FIFO during the invalidation (chrt, root): no other process',
+          'preempts a call once it runs, as when each master has a core of its own; a call\'s wall time is then what it costs Redis.'] : []),
         'PING: another client (this process) pings each master every millisecond during the invalidation: round trip, client side.']);
   } finally {
     for (const s of slowlogs) await s.restore().catch(() => undefined);
@@ -284,59 +311,61 @@ async function invalidations(clusters: LocalCluster[], cases: InvalidationCase[]
 }
 
 export default async function run(): Promise<void> {
-  const admin = adminClient('keyv-clever-bench-cluster-admin');
-  const cluster = await LocalCluster.start();
-  const started = [cluster];
-  let single: LocalCluster;
-  let bare: LocalCluster;
+  const given = clusterNodesFromEnv();
+  const started: LocalCluster[] = [];
+  let topology: Topology;
+  // The local controls (a one-node cluster, 3 masters without replicas) run next to a local cluster only.
+  let controls: Array<[label: string, nodes: Nodes]> = [];
   try {
-    single = await LocalCluster.start(1);
-    started.push(single);
-    bare = await LocalCluster.start(3, 0);
-    started.push(bare);
+    if (given) {
+      topology = { nodes: given, local: false };
+    } else {
+      const cluster = await LocalCluster.start();
+      started.push(cluster);
+      topology = { nodes: cluster.nodes, local: true };
+      const single = await LocalCluster.start(1);
+      started.push(single);
+      const bare = await LocalCluster.start(3, 0);
+      started.push(bare);
+      controls = [['1-node cluster', single.nodes], ['no replicas', bare.nodes]];
+    }
   } catch (error) {
     for (const c of started) await c.stop();
     throw error;
   }
+  const admin = adminClient('keyv-clever-bench-cluster-admin');
+  const on = (nodes: Nodes, options: Record<string, unknown> = {}) => new CleverStore({ cluster: nodes, connectionName: CLIENT, sweepInterval: 0, ...options });
   const standaloneStore = new CleverStore(REDIS_URL, { connectionName: CLIENT, sweepInterval: 0 });
-  const clusterStore = new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0 });
-  const otherStores = [
-    ...OTHER_BUCKETS.map((buckets) => new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, buckets })),
-    new CleverStore({ cluster: single.nodes, connectionName: CLIENT, sweepInterval: 0 }),
-    new CleverStore({ cluster: bare.nodes, connectionName: CLIENT, sweepInterval: 0 }),
-  ];
-  const labels = [...OTHER_BUCKETS.map((n) => `${n} buckets`), '1-node cluster', 'no replicas'];
-  const invalidating = new CleverStore({ cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv` });
-  const budgeted = BUDGETS.map((invalidateBudget) => new CleverStore({
-    cluster: cluster.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv`, invalidateBudget,
-  }));
-  const invalidatingOne = new CleverStore({ cluster: single.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv` });
-  const invalidatingBare = new CleverStore({ cluster: bare.nodes, connectionName: CLIENT, sweepInterval: 0, namespace: `${NS}-inv` });
-  const stores = [standaloneStore, clusterStore, ...otherStores, invalidating, ...budgeted, invalidatingOne, invalidatingBare];
+  const clusterStore = on(topology.nodes);
+  const otherStores = [...OTHER_BUCKETS.map((buckets) => on(topology.nodes, { buckets })), ...controls.map(([, nodes]) => on(nodes))];
+  const labels = [...OTHER_BUCKETS.map((n) => `${n} buckets`), ...controls.map(([label]) => label)];
+  const inv = { namespace: `${NS}-inv` };
+  const invalidating = on(topology.nodes, inv);
+  const budgeted = BUDGETS.map((invalidateBudget) => on(topology.nodes, { ...inv, invalidateBudget }));
+  const invalidatingControls = controls.map(([, nodes]) => on(nodes, inv));
+  const stores = [standaloneStore, clusterStore, ...otherStores, invalidating, ...budgeted, ...invalidatingControls];
   for (const s of stores) s.on('error', (e) => console.error('CleverStore error:', e.message));
   const standalone = new Keyv({ store: standaloneStore, namespace: NS });
   const onCluster = new Keyv({ store: clusterStore, namespace: NS });
   const others = otherStores.map((store, i) => new Keyv({ store, namespace: `${NS}-${i}` }));
   try {
     await unlinkMatching(admin, `{${NS}:*`);
-    await wireFloor(cluster, await throughputs(standalone, onCluster, others, labels));
+    await wireFloor(topology, await throughputs(topology, standalone, onCluster, others, labels));
     await onCluster.clear();
     for (const kv of others) await kv.clear();
     const big = SIZES[SIZES.length - 1]!;
-    await invalidations([cluster, single, bare], [
-      ...SIZES.map((n): InvalidationCase => [`${n.toLocaleString('en-US')} entries`, invalidating, n, 0]),
-      ...budgeted.map((store, i): InvalidationCase => [`${big.toLocaleString('en-US')}, budget ${BUDGETS[i]} ms`, store, big, 0]),
-      [`${big.toLocaleString('en-US')}, 1-node cluster`, invalidatingOne, big, 1],
-      [`${big.toLocaleString('en-US')}, no replicas`, invalidatingBare, big, 2],
-      [`${big.toLocaleString('en-US')}, masters real-time`, invalidating, big, 0, true],
+    const label = (n: number) => n.toLocaleString('en-US');
+    await invalidations(topology, [topology.nodes, ...controls.map(([, nodes]) => nodes)], [
+      ...SIZES.map((n): InvalidationCase => [`${label(n)} entries`, invalidating, n, 0]),
+      ...budgeted.map((store, i): InvalidationCase => [`${label(big)}, budget ${BUDGETS[i]} ms`, store, big, 0]),
+      ...invalidatingControls.map((store, i): InvalidationCase => [`${label(big)}, ${controls[i]![0]}`, store, big, i + 1]),
+      ...(topology.local ? [[`${label(big)}, masters real-time`, invalidating, big, 0, true] as InvalidationCase] : []),
     ]);
-    await invalidating.clear();
-    await invalidatingOne.clear();
-    await invalidatingBare.clear();
+    for (const store of [invalidating, ...invalidatingControls]) await store.clear();
   } finally {
     await unlinkMatching(admin, `{${NS}:*`).catch(() => undefined);
     for (const kv of [standalone, onCluster, ...others]) await kv.disconnect().catch(() => undefined);
-    for (const store of [invalidating, ...budgeted, invalidatingOne, invalidatingBare]) await store.disconnect().catch(() => undefined);
+    for (const store of [invalidating, ...budgeted, ...invalidatingControls]) await store.disconnect().catch(() => undefined);
     admin.disconnect();
     for (const c of started) await c.stop();
   }
