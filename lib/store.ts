@@ -59,6 +59,19 @@ export interface CleverStoreOptions extends RedisOptions {
   invalidateBudget?: number;
   /** how long a tag's generation is kept after its last invalidation, ms (default 30000) */
   raceWindow?: number;
+  /**
+   * an invalidation is done only once the replicas connected to each Redis process it ran on have
+   * received it (Redis `WAIT`; default true): replication is asynchronous, and a master that dies
+   * before its replicas got an invalidation would hand the deleted entries back with the replica
+   * that takes over. Without replicas it costs nothing; with them, one replica round trip per process.
+   */
+  waitForReplicas?: boolean;
+  /**
+   * ms an invalidation waits for those replicas (default 500); past it the invalidation counts as
+   * failed: it rejects and is queued for retry like one Redis did not answer. The node's other
+   * commands wait behind it meanwhile.
+   */
+  replicaTimeout?: number;
   /** what to do when Redis may evict index keys (`allkeys-*`): emit `'error'` (default), refuse, or ignore */
   onUnsafeEviction?: 'warn' | 'refuse' | 'ignore';
   /** interval of the background sweep of expired index members, ms; 0 disables (default 60000) */
@@ -83,6 +96,7 @@ export const DEFAULTS = {
   invalidateChunk: 250,
   invalidateBudget: 2,
   raceWindow: 30_000,
+  replicaTimeout: 500,
   scanCount: 1000,
   sweepInterval: 60_000,
   retryQueueSize: 1000,
@@ -92,7 +106,7 @@ const FAIL_FAST: RedisOptions = { commandTimeout: 2000, maxRetriesPerRequest: 1,
 
 const STORE_OPTIONS = new Set([
   'url', 'redis', 'cluster', 'clusterOptions', 'closeClient', 'backend', 'namespace', 'defaultTtl', 'throwOnErrors', 'buckets',
-  'invalidateChunk', 'invalidateBudget', 'raceWindow', 'onUnsafeEviction', 'sweepInterval', 'scanCount', 'retryQueueSize',
+  'invalidateChunk', 'invalidateBudget', 'raceWindow', 'waitForReplicas', 'replicaTimeout', 'onUnsafeEviction', 'sweepInterval', 'scanCount', 'retryQueueSize',
 ]);
 const CONNECTION_OPTIONS = ['host', 'port', 'path', 'sentinels', 'password', 'username', 'db', 'tls'];
 const SET_OPTIONS = new Set(['ttl', 'dependsOn']);
@@ -186,6 +200,9 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const invalidateChunk = positiveInteger(opts.invalidateChunk ?? DEFAULTS.invalidateChunk, 'invalidateChunk');
     const invalidateBudget = positiveInteger(opts.invalidateBudget ?? DEFAULTS.invalidateBudget, 'invalidateBudget');
     const raceWindow = nonNegativeInteger(opts.raceWindow ?? DEFAULTS.raceWindow, 'raceWindow');
+    const waitForReplicas = opts.waitForReplicas ?? true;
+    if (typeof waitForReplicas !== 'boolean') throw new TypeError(`CleverStore: waitForReplicas must be a boolean, got ${describe(waitForReplicas)}`);
+    const replicaTimeout = positiveInteger(opts.replicaTimeout ?? DEFAULTS.replicaTimeout, 'replicaTimeout');
     const scanCount = positiveInteger(opts.scanCount ?? DEFAULTS.scanCount, 'scanCount');
     const sweepInterval = nonNegativeInteger(opts.sweepInterval ?? DEFAULTS.sweepInterval, 'sweepInterval');
     const retryQueueSize = positiveInteger(opts.retryQueueSize ?? DEFAULTS.retryQueueSize, 'retryQueueSize');
@@ -214,7 +231,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       // Redis is back: run the invalidations that failed while it was away.
       client.on('ready', () => { void this.retries.drain(); });
       const onBucketMismatch = (error: Error): void => this.emitError(error);
-      const backend = new RedisBackend(client, { buckets, invalidateChunk, invalidateBudget, raceWindow, scanCount, onBucketMismatch }, owns);
+      const backend = new RedisBackend(client, { buckets, invalidateChunk, invalidateBudget, raceWindow, scanCount, waitForReplicas, replicaTimeout, onBucketMismatch }, owns);
       this.backend = backend;
       const first = opts.cluster?.[0];
       const url = opts.url ?? (first && typeof first === 'object' ? `redis://${first.host ?? '127.0.0.1'}:${first.port ?? 6379}` : 'redis://');

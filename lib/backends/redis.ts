@@ -21,6 +21,10 @@ export interface RedisBackendOptions {
   raceWindow: number;
   /** SCAN COUNT hint for clear, iterator and sweep */
   scanCount: number;
+  /** an invalidation is done once the replicas connected to each Redis process it ran on acknowledge it (WAIT) */
+  waitForReplicas: boolean;
+  /** ms an invalidation waits for those replicas before it counts as failed */
+  replicaTimeout: number;
   /** told when a namespace turns out to be recorded with another bucket count, which the store then uses */
   onBucketMismatch?: (error: Error) => void;
 }
@@ -572,6 +576,8 @@ export class RedisBackend implements Backend {
     const { invalidateChunk, invalidateBudget, raceWindow } = this.options;
     const covered = this.bucketPrefixes(ns);
     let recorded = 0;
+    /** replicas connected to each Redis process the calls ran on, by node ('' on a single Redis) */
+    const replicas = new Map<string, number>();
     // Every bucket's first call goes at once (most invalidations end there: one round trip); the
     // calls that continue a big invalidation take turns, one at a time per node, so a node never
     // holds a queue of long calls that other clients' commands wait behind, and fewer processes
@@ -598,7 +604,9 @@ export class RedisBackend implements Backend {
         if (p === covered[0]) recorded = Number(reply[1]);
         total += Number(reply[0]);
         rowsDone += Number(reply[2]);
-        tags = reply.slice(3).map(String);
+        const node = this.nodeOf(p) ?? '';
+        replicas.set(node, Math.max(replicas.get(node) ?? 0, Number(reply[3])));
+        tags = reply.slice(4).map(String);
       } while (tags.length > 0 || rowsDone < request.rows.length);
       return total;
     };
@@ -610,7 +618,31 @@ export class RedisBackend implements Backend {
       const rest = this.bucketPrefixes(ns).filter((p) => !covered.includes(p));
       if (rest.length > 0) removed += await invalidateIn(rest);
     }
+    if (this.options.waitForReplicas) await this.replicated(ns, replicas);
     return { removed, tags: request.tags };
+  }
+
+  /**
+   * Waits until the replicas connected to each Redis process an invalidation ran on have
+   * received it (WAIT, on the connection that sent it, covers all its earlier writes). Replication
+   * is asynchronous: a master that dies before its replicas got an invalidation hands the entries
+   * it deleted back with the replica that takes over. Not acknowledged in time, the invalidation
+   * counts as failed, so the store queues it for retry (on whichever process then serves its keys).
+   * Meanwhile the commands that follow on those connections wait behind WAIT: one replica round trip.
+   */
+  private async replicated(ns: string, replicas: Map<string, number>): Promise<void> {
+    const { replicaTimeout } = this.options;
+    await Promise.all([...replicas].filter(([, wanted]) => wanted > 0).map(async ([node, wanted]) => {
+      const connection = isCluster(this.client)
+        ? this.client.nodes('master').find((r) => `${r.options.host}:${r.options.port}` === node)
+        : this.client;
+      if (!connection) throw new Error(`keyv-clever: an invalidation in namespace '${ns}' ran on Redis ${node}, which the cluster client no longer lists: its replicas could not be asked`);
+      const acked = Number(await connection.call('WAIT', wanted, replicaTimeout));
+      if (acked < wanted) {
+        throw new Error(`keyv-clever: an invalidation in namespace '${ns}' reached ${acked} of the ${wanted} replica(s) of Redis ${node || 'server'} `
+          + `within replicaTimeout (${replicaTimeout} ms); a failover could bring back what it deleted, so it counts as failed`);
+      }
+    }));
   }
 
   async capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture> {

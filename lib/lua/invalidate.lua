@@ -10,8 +10,9 @@
 --   with the same rules as tags.ts (rowChangeTags), so no client-side scheme cache can go stale.
 -- A field missing from a row reaches every entry of the schemes that need it (a:<table>|<scheme>).
 -- Returns { removed, the bucket count recorded in the bucket (0 = none: see register.lua),
---   rows done (the first ones), tag* not done (not reached, or still holding members) }. A tag
---   returned may have had its generation bumped already: bumping it again is harmless.
+--   rows done (the first ones), replicas connected to this process, tag* not done (not reached,
+--   or still holding members) }. A tag returned may have had its generation bumped already:
+--   bumping it again is harmless. The caller waits for those replicas to acknowledge (WAIT).
 p = KEYS[1]
 local limit = tonumber(ARGV[1])
 local now = clock()
@@ -132,6 +133,7 @@ for _, tag in ipairs(tags) do
     remaining[#remaining + 1] = tag
   end
 end
-local reply = { removed, tonumber(redis.call('GET', p .. 'm:') or '0'), rowsDone }
-for i, tag in ipairs(remaining) do reply[i + 3] = tag end
+local replicas = tonumber(string.match(redis.call('INFO', 'replication'), 'connected_slaves:(%d+)')) or 0
+local reply = { removed, tonumber(redis.call('GET', p .. 'm:') or '0'), rowsDone, replicas }
+for i, tag in ipairs(remaining) do reply[i + 4] = tag end
 return reply

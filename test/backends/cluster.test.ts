@@ -158,6 +158,25 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
     }
   });
 
+  it('waits for the replicas of every master an invalidation ran on (WAIT, once per master)', async () => {
+    const client = new Cluster(cluster.nodes);
+    const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'replicated', buckets: 16 });
+    const masters: Redis[] = [];
+    try {
+      for (const port of cluster.ports) if ((await role(port)) === 'master') masters.push(new Redis(port, '127.0.0.1'));
+      await store.setMany(Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: 'v', ttl: { dependsOn: ['t'] } })));
+      for (const m of masters) await m.config('RESETSTAT');
+      expect(await store.invalidate('t')).to.equal(100);
+      const waits = await Promise.all(masters.map(async (m) => Number(/cmdstat_wait:calls=(\d+)/.exec(await m.info('commandstats'))?.[1] ?? 0)));
+      expect(waits).to.deep.equal(masters.map(() => 1));
+    } finally {
+      for (const m of masters) m.disconnect();
+      await store.clear().catch(() => undefined);
+      await store.disconnect();
+      client.disconnect();
+    }
+  });
+
   it('continues a big invalidation one call at a time per node, after one first call per bucket', async () => {
     const client = new Cluster(cluster.nodes);
     const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'turns', buckets: 16, invalidateChunk: 10 });
@@ -254,6 +273,112 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
     } finally {
       running = false;
       await store.clear().catch(() => undefined);
+      await store.disconnect();
+    }
+  });
+});
+
+describe('Redis Cluster: a master that dies (a cluster of its own)', function () {
+  this.timeout(120_000);
+  let cluster: LocalCluster;
+  const stopped: number[] = [];
+  before(async () => { cluster = await LocalCluster.start(); });
+  after(async () => {
+    for (const pid of stopped) try { process.kill(pid, 'SIGCONT'); } catch { /* already gone */ }
+    await cluster?.stop();
+  });
+
+  const info = async (port: number, section: string) => {
+    const client = new Redis(port, '127.0.0.1');
+    try {
+      return await client.info(section);
+    } finally {
+      client.disconnect();
+    }
+  };
+  const pidOf = async (port: number) => Number(/process_id:(\d+)/.exec(await info(port, 'server'))![1]);
+  /** Values of the test's namespace a node holds. */
+  const entriesOn = async (port: number) => {
+    const client = new Redis(port, '127.0.0.1');
+    try {
+      let n = 0;
+      let cursor = '0';
+      do {
+        const [next, batch] = await client.scan(cursor, 'MATCH', '{crash:*}v:*', 'COUNT', 1000);
+        cursor = next;
+        n += batch.length;
+      } while (cursor !== '0');
+      return n;
+    } finally {
+      client.disconnect();
+    }
+  };
+
+  it('counts an invalidation its replica did not receive as failed, and its retry removes what the failover brought back', async () => {
+    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'crash', replicaTimeout: 200 });
+    store.on('error', () => undefined); // the failed invalidation and the dead master's connection
+    try {
+      const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+      await store.setMany(keys.map((key) => ({ key, value: 'stale', ttl: { dependsOn: ['doomed'] } })));
+      // A master and its replica; the replica stops receiving (frozen) before the invalidation.
+      let master = 0;
+      let replica = 0;
+      for (const port of cluster.ports) {
+        const replication = await info(port, 'replication');
+        if (!replication.includes('role:slave')) continue;
+        replica = port;
+        master = Number(/master_port:(\d+)/.exec(replication)![1]);
+        break;
+      }
+      const held = await entriesOn(master);
+      expect(held).to.be.greaterThan(0);
+      const replicaPid = await pidOf(replica);
+      const masterPid = await pidOf(master);
+      process.kill(replicaPid, 'SIGSTOP');
+      stopped.push(replicaPid);
+      // The replica lags: a 96 MB write fills the socket buffers between them (up to ~36 MB here),
+      // so what the master writes next waits in its own output buffer, and dies with it.
+      const direct = new Redis(master, '127.0.0.1');
+      try {
+        let lag = 0;
+        while (!(await direct.set(`{lag-${lag}}`, '1').then(() => true, () => false))) lag++; // a slot of this master
+        await direct.set(`{lag-${lag}}`, 'x'.repeat(96 * 1024 * 1024));
+      } finally {
+        direct.disconnect();
+      }
+      const error = await store.invalidate('doomed').then(() => undefined, (e: Error) => e);
+      expect(error?.message).to.match(new RegExp(`reached 0 of the 1 replica\\(s\\) of Redis 127\\.0\\.0\\.1:${master} within replicaTimeout`));
+      expect(store.pendingInvalidations).to.equal(1);
+
+      // The master dies; its replica never got the invalidation: it still holds every entry the
+      // master deleted (nothing can write to it before it takes over).
+      process.kill(masterPid, 'SIGKILL');
+      process.kill(replicaPid, 'SIGCONT');
+      expect(await entriesOn(replica), 'the replica still holds what the invalidation deleted').to.equal(held);
+      const promoter = new Redis(replica, '127.0.0.1');
+      try {
+        await promoter.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
+        for (let i = 0; !(await promoter.info('replication')).includes('role:master'); i++) {
+          if (i > 100) throw new Error('the replica did not take over');
+          await sleep(100);
+        }
+      } finally {
+        promoter.disconnect();
+      }
+      // The retry runs on the process that now serves those buckets.
+      for (let i = 0; i < 100 && store.pendingInvalidations > 0; i++) {
+        await store.flushInvalidations();
+        if (store.pendingInvalidations > 0) await sleep(100);
+      }
+      expect(store.pendingInvalidations).to.equal(0);
+      expect(await entriesOn(replica)).to.equal(0);
+      const reader = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'crash' });
+      try {
+        expect(await reader.getMany(keys)).to.deep.equal(keys.map(() => undefined));
+      } finally {
+        await reader.disconnect();
+      }
+    } finally {
       await store.disconnect();
     }
   });

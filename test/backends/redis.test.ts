@@ -143,6 +143,8 @@ describe('Redis backend: layout', () => {
     expect(() => new CleverStore({ redis: 'redis://127.0.0.1:6379' as never })).to.throw(TypeError, /redis must be an ioredis Redis or Cluster client.*"redis:\/\/127\.0\.0\.1:6379"/);
     expect(() => new CleverStore({ redis: {} as never })).to.throw(TypeError, /redis must be an ioredis/);
     expect(() => new CleverStore({ backend: 'sqlite' as 'redis' })).to.throw(TypeError, /backend must be 'redis' or 'memory'.*"sqlite"/);
+    expect(() => new CleverStore({ waitForReplicas: 'yes' as never })).to.throw(TypeError, /waitForReplicas must be a boolean.*"yes"/);
+    expect(() => new CleverStore({ replicaTimeout: 0 })).to.throw(TypeError, /replicaTimeout must be a positive integer.*0/);
   });
 });
 
@@ -316,4 +318,84 @@ describe('Redis backend: eviction policy check', () => {
       }
     });
   }
+});
+
+describe('Redis backend: invalidations reach the replicas (private redis-server and replica)', function () {
+  this.timeout(60_000);
+  let primary: PrivateRedis;
+  let replica: PrivateRedis;
+  let admin: Redis;
+  before(async () => {
+    primary = await PrivateRedis.start();
+    replica = await PrivateRedis.start(['--replicaof', '127.0.0.1', String(primary.port)]);
+    admin = new Redis(primary.url);
+    const follower = new Redis(replica.url);
+    try {
+      for (let i = 0; !/master_link_status:up/.test(await follower.info('replication')); i++) {
+        if (i > 200) throw new Error('the replica did not sync');
+        await sleep(50);
+      }
+    } finally {
+      follower.disconnect();
+    }
+  });
+  after(async () => {
+    admin.disconnect();
+    replica.thaw();
+    await replica.stop();
+    await primary.stop();
+  });
+
+  const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+
+  it('resolves once the connected replica has the invalidation, and fails (queued for retry) when it does not answer in replicaTimeout', async () => {
+    const store = new CleverStore(primary.url, { sweepInterval: 0, namespace: 'replicated', replicaTimeout: 200 });
+    const errors: Error[] = [];
+    store.on('error', (e: Error) => errors.push(e));
+    try {
+      await store.set('a', '1', { dependsOn: ['t'] });
+      const before = await waits();
+      expect(await store.invalidate('t')).to.equal(1);
+      expect(await waits()).to.equal(before + 1);
+      expect(errors).to.deep.equal([]);
+
+      await store.set('b', '2', { dependsOn: ['t'] });
+      replica.freeze();
+      const error = await store.invalidate('t').then(() => undefined, (e: Error) => e);
+      expect(error?.message).to.match(/invalidation in namespace 'replicated' reached 0 of the 1 replica\(s\) of Redis server within replicaTimeout \(200 ms\)/);
+      expect(store.pendingInvalidations).to.equal(1);
+      replica.thaw();
+      await store.flushInvalidations();
+      expect(store.pendingInvalidations).to.equal(0);
+    } finally {
+      replica.thaw();
+      await store.disconnect();
+    }
+  });
+
+  it('does not wait with waitForReplicas: false, nor on a Redis without replicas', async () => {
+    const store = new CleverStore(primary.url, { sweepInterval: 0, namespace: 'unreplicated', waitForReplicas: false });
+    const alone = new CleverStore(REDIS_URL, { sweepInterval: 0, namespace: uniqueNamespace('alone') });
+    const single = new Redis(REDIS_URL);
+    try {
+      await store.set('a', '1', { dependsOn: ['t'] });
+      const before = await waits();
+      replica.freeze();
+      expect(await store.invalidate('t')).to.equal(1);
+      expect(await waits()).to.equal(before);
+      expect(store.pendingInvalidations).to.equal(0);
+
+      const singleWaits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await single.info('commandstats'))?.[1] ?? 0);
+      await alone.set('a', '1', { dependsOn: ['t'] });
+      const singleBefore = await singleWaits();
+      expect(await alone.invalidate('t')).to.equal(1);
+      expect(await singleWaits()).to.equal(singleBefore);
+    } finally {
+      replica.thaw();
+      single.disconnect();
+      await alone.clear();
+      await store.disconnect();
+      await alone.disconnect();
+    }
+  });
 });

@@ -85,6 +85,17 @@ export class LocalCluster {
         }
         return true;
       });
+      // A replica that has not finished its first sync cannot take over when its master dies.
+      step = 'waiting for every replica to sync';
+      const masters = size === 1 ? 1 : Math.ceil(size / (replicas + 1));
+      await waitFor(async () => {
+        let synced = 0;
+        for (const port of ports) {
+          const info = String(await command(port, ['INFO', 'replication']).catch(() => ''));
+          if (info.includes('role:slave') && info.includes('master_link_status:up') && info.includes('master_sync_in_progress:0')) synced++;
+        }
+        return synced === size - masters;
+      });
       return cluster;
     } catch (error) {
       await cluster.stop();
