@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
@@ -325,9 +328,12 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
   let primary: PrivateRedis;
   let replica: PrivateRedis;
   let admin: Redis;
+  let dir: string;
   before(async () => {
-    primary = await PrivateRedis.start();
-    replica = await PrivateRedis.start(['--replicaof', '127.0.0.1', String(primary.port)]);
+    // The replica stores the copy it syncs from in its directory: a temporary one, not the cwd.
+    dir = mkdtempSync(join(tmpdir(), 'keyv-clever-replica-'));
+    primary = await PrivateRedis.start(['--repl-diskless-sync-delay', '0']);
+    replica = await PrivateRedis.start(['--replicaof', '127.0.0.1', String(primary.port), '--dir', dir]);
     admin = new Redis(primary.url);
     const follower = new Redis(replica.url);
     try {
@@ -344,6 +350,7 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
     replica.thaw();
     await replica.stop();
     await primary.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
