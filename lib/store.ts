@@ -172,6 +172,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   private readonly awaitReady: boolean;
   private readonly namespacesUsed = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** removes what the store attached to its Redis client (see disconnect) */
+  private detach: (() => void) | undefined;
   private readonly retries: RetryQueue;
   /** activity counters (see CleverStoreStats) */
   readonly stats: CleverStoreStats = { hits: 0, misses: 0, sets: 0, refusedStale: 0, lockWaits: 0, invalidations: 0, invalidated: 0 };
@@ -229,7 +231,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       const owns = opts.redis === undefined || opts.closeClient === true;
       if (owns) client.on('error', (error: Error) => this.emitError(error));
       // Redis is back: run the invalidations that failed while it was away.
-      client.on('ready', () => { void this.retries.drain(); });
+      this.detach = whenReady(client, () => { void this.retries.drain(); });
       const onBucketMismatch = (error: Error): void => this.emitError(error);
       const backend = new RedisBackend(client, { buckets, invalidateChunk, invalidateBudget, raceWindow, scanCount, waitForReplicas, replicaTimeout, onBucketMismatch }, owns);
       this.backend = backend;
@@ -549,9 +551,29 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   async disconnect(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.detach?.();
     this.retries.close();
     await this.backend.close();
   }
+}
+
+/** What the stores sharing a Redis client run when it is ready again (after a reconnection). */
+const onReady = new WeakMap<RedisClient, Set<() => void>>();
+
+/**
+ * Runs `callback` each time `client` is ready again, until the returned function is called. One
+ * listener per client however many stores share it (a listener per store would trip Node's
+ * 10-listener warning at the 11th namespace, and keep closed stores alive).
+ */
+function whenReady(client: RedisClient, callback: () => void): () => void {
+  let callbacks = onReady.get(client);
+  if (!callbacks) {
+    const all = new Set<() => void>();
+    client.on('ready', () => { for (const run of all) run(); });
+    onReady.set(client, (callbacks = all));
+  }
+  callbacks.add(callback);
+  return () => callbacks.delete(callback);
 }
 
 /** `what` names the ttl in the error; a function when naming it costs (every set passes one). */

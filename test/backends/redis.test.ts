@@ -114,11 +114,17 @@ describe('Redis backend: layout', () => {
 
   it('uses a given ioredis client without closing it, unless asked', async () => {
     const client = new Redis(REDIS_URL);
+    const listeners = client.listenerCount('ready');
     const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: uniqueNamespace('client') });
     await store.set('k', 'v');
     await store.clear();
     await store.disconnect();
     expect(await client.ping()).to.equal('PONG');
+    // Many stores on one client (one per namespace): one listener in all, whatever comes and goes.
+    const stores = Array.from({ length: 20 }, () => new CleverStore({ redis: client, sweepInterval: 0 }));
+    expect(client.listenerCount('ready')).to.equal(listeners + 1);
+    for (const s of stores) await s.disconnect();
+    expect(client.listenerCount('ready')).to.equal(listeners + 1);
     const closing = new CleverStore({ redis: client, closeClient: true, sweepInterval: 0 });
     const ended = new Promise((resolve) => client.once('end', resolve));
     await closing.disconnect();
