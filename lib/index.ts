@@ -7,6 +7,7 @@ export type { GetOrSetOptions, LockOptions, TransactionWrites } from './read-thr
 export { matching, Matching, registerDependencyKind } from './dependencies.js';
 export type { CompiledDependencies, Dependency, DependencyKind, DependencyObject, RowImage, Invalidation, WhereValue } from './dependencies.js';
 export type { Capture } from './backends/backend.js';
+export { PartialReadError } from './backends/backend.js';
 export type { RedisClient } from './backends/redis.js';
 export { withDependencies } from './context.js';
 export { related, Related, registerSequelizeHooks, tablesWrittenIn, tableOf } from './sequelize/index.js';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { Backend, Capture, WriteEntry } from './backends/backend.js';
+import { PartialReadError, type Backend, type Capture, type WriteEntry } from './backends/backend.js';
 import { MemoryBackend } from './backends/memory.js';
 import { RedisBackend, type RedisClient } from './backends/redis.js';
 import { currentDependencies } from './context.js';
@@ -387,7 +387,13 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const locals = checkKeys(keys).map((k) => this.localKey(k, ns));
     if (locals.length === 0) return [];
     if (this.stale(ns)) return locals.map(() => this.count(undefined));
-    return this.run(async () => (await this.backend.getMany(ns, locals)).map((v) => this.count(v)), locals.map(() => undefined));
+    try {
+      if (this.awaitReady) await this.ready;
+      return (await this.backend.getMany(ns, locals)).map((v) => this.count(v));
+    } catch (error) {
+      // One cluster node not answering leaves what the others answered.
+      return this.fail(error, error instanceof PartialReadError ? error.values.map((v) => this.count(v)) : locals.map(() => undefined));
+    }
   }
 
   async has(key: string): Promise<boolean> {

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CompiledDependencies, Invalidation } from '../dependencies.js';
 import { escape } from '../tags.js';
 import { scripts } from '../lua/index.js';
-import type { Backend, Capture, WriteEntry } from './backend.js';
+import { PartialReadError, type Backend, type Capture, type WriteEntry } from './backend.js';
 import { PendingBatches, looseBatch, type Batch, type PendingSet } from './batches.js';
 
 export type RedisClient = Redis | Cluster;
@@ -307,7 +307,7 @@ export class RedisBackend implements Backend {
       looseBatch(batches, ns, p, this.count(ns)).gets.push({ key, resolve, reject });
     }));
     this.sendAll([...batches.values()]);
-    return Promise.all(values);
+    return settleAll(values);
   }
 
   async hasMany(ns: string, keys: string[]): Promise<boolean[]> {
@@ -749,6 +749,18 @@ export class RedisBackend implements Backend {
 }
 
 /** Sends one command of a batch on its own and settles its callers with the reply. */
+/**
+ * The values of reads sent to several Redis processes: one that fails leaves the others' values
+ * usable (PartialReadError); all failing is the first failure.
+ */
+async function settleAll(reads: Array<Promise<string | undefined>>): Promise<Array<string | undefined>> {
+  const settled = await Promise.allSettled(reads);
+  const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failures.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<string | undefined>).value);
+  if (failures.length === settled.length) throw failures[0]!.reason;
+  throw new PartialReadError(settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)), failures.length, failures[0]!.reason);
+}
+
 function sendAlone(client: RedisClient, call: Call): Promise<void> {
   return (call.send(client as unknown as Sender) as Promise<unknown>).then((reply) => call.settle(null, reply), (error: unknown) => call.settle(error, undefined));
 }

@@ -158,6 +158,35 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
     }
   });
 
+  it('getMany answers what the other masters hold while one does not answer, and says so', async () => {
+    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'partial', commandTimeout: 300 });
+    const errors: Error[] = [];
+    store.on('error', (e: Error) => errors.push(e));
+    let frozen = 0;
+    try {
+      const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+      await store.setMany(keys.map((key) => ({ key, value: `v:${key}` })));
+      const client = (store as unknown as { backend: { client: Cluster } }).backend.client;
+      const masterPort = Number(client.slots[hashSlot(`{partial:${bucketOf('k0', 16)}}`)]![0]!.split(':')[1]);
+      const onFrozen = (key: string) => client.slots[hashSlot(`{partial:${bucketOf(key, 16)}}`)]![0] === `127.0.0.1:${masterPort}`;
+      const admin = new Redis(masterPort, '127.0.0.1');
+      frozen = Number(/process_id:(\d+)/.exec(await admin.info('server'))![1]);
+      admin.disconnect();
+      process.kill(frozen, 'SIGSTOP'); // well under the cluster's node timeout: no failover
+      const values = await store.getMany(keys);
+      process.kill(frozen, 'SIGCONT');
+      frozen = 0;
+      expect(values).to.deep.equal(keys.map((key) => (onFrozen(key) ? undefined : `v:${key}`)));
+      expect(keys.filter(onFrozen).length).to.be.within(1, keys.length - 1);
+      expect(errors.map((e) => e.message)).to.deep.equal([`keyv-clever: ${keys.filter(onFrozen).length} of ${keys.length} keys could not be read (Command timed out); they are misses`]);
+      expect(await store.getMany(keys)).to.deep.equal(keys.map((key) => `v:${key}`));
+    } finally {
+      if (frozen) process.kill(frozen, 'SIGCONT');
+      await store.clear().catch(() => undefined);
+      await store.disconnect();
+    }
+  });
+
   it('waits for the replicas of every master an invalidation ran on (WAIT, once per master)', async () => {
     const client = new Cluster(cluster.nodes);
     const store = new CleverStore({ redis: client, sweepInterval: 0, namespace: 'replicated', buckets: 16 });
