@@ -754,11 +754,15 @@ export class RedisBackend implements Backend {
  * usable (PartialReadError); all failing is the first failure.
  */
 async function settleAll(reads: Array<Promise<string | undefined>>): Promise<Array<string | undefined>> {
-  const settled = await Promise.allSettled(reads);
-  const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failures.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<string | undefined>).value);
-  if (failures.length === settled.length) throw failures[0]!.reason;
-  throw new PartialReadError(settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)), failures.length, failures[0]!.reason);
+  try {
+    return await Promise.all(reads);
+  } catch {
+    // (only then: allSettled allocates a result per key)
+    const settled = await Promise.allSettled(reads);
+    const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failures.length === settled.length) throw failures[0]!.reason;
+    throw new PartialReadError(settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)), failures.length, failures[0]!.reason);
+  }
 }
 
 function sendAlone(client: RedisClient, call: Call): Promise<void> {
