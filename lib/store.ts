@@ -63,7 +63,8 @@ export interface CleverStoreOptions extends RedisOptions {
    * an invalidation is done only once the replicas connected to each Redis process it ran on have
    * received it (Redis `WAIT`; default true): replication is asynchronous, and a master that dies
    * before its replicas got an invalidation would hand the deleted entries back with the replica
-   * that takes over. Without replicas it costs nothing; with them, one replica round trip per process.
+   * that takes over. Without replicas it costs a few µs (the script reads how many are connected);
+   * with them, one replica round trip per process.
    */
   waitForReplicas?: boolean;
   /**

@@ -23,7 +23,8 @@ function makeDir(): string {
 
 /**
  * A real local Redis Cluster: 6 redis-server processes (3 masters, 3 replicas) on free ports,
- * joined with `redis-cli --cluster create`. Tests reach it through `CLUSTER_NODES`.
+ * joined with `redis-cli --cluster create`, ready once every replica has synced (else it could not
+ * take over a master that dies). Tests reach it through `CLUSTER_NODES`.
  * `start(1)` is a one-node cluster holding every slot (no replica): the cluster code path with
  * one process, as a control for the benchmarks.
  */
