@@ -4,21 +4,17 @@ import { CleverStore, matching } from '../../lib/index.js';
 import { bucketOf, hashSlot } from '../../lib/backends/redis.js';
 import { sleep } from '../support/backends.js';
 import { LocalCluster } from '../support/cluster.js';
+import { command, commandCalls } from '../support/redis-server.js';
+
+const role = async (port: number) => ((await command(port, ['ROLE'])) as [string])[0];
+const info = async (port: number, section: string) => String(await command(port, ['INFO', section]));
+const pidOf = async (port: number) => Number(/process_id:(\d+)/.exec(await info(port, 'server'))![1]);
 
 describe('Redis Cluster: layout and failover (a cluster of its own)', function () {
   this.timeout(120_000);
   let cluster: LocalCluster;
   before(async () => { cluster = await LocalCluster.start(); });
   after(async () => { await cluster?.stop(); });
-
-  const role = async (port: number) => {
-    const client = new Redis(port, '127.0.0.1');
-    try {
-      return ((await client.call('ROLE')) as [string])[0];
-    } finally {
-      client.disconnect();
-    }
-  };
 
   it('spreads one namespace over buckets on every master, and clear() and iterator() cover them all', async () => {
     const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'spread' });
@@ -53,10 +49,7 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
     const errors: Error[] = [];
     store.on('error', (e: Error) => errors.push(e));
     const masters: Redis[] = [];
-    const scriptCalls = async () => Promise.all(masters.map(async (m) => {
-      const stats = await m.info('commandstats');
-      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-    }));
+    const scriptCalls = async () => Promise.all(masters.map((m) => commandCalls(m, 'evalsha', 'eval')));
     const keys = Array.from({ length: 120 }, (_, i) => `k${i}`);
     try {
       for (const port of cluster.ports) if ((await role(port)) === 'master') masters.push(new Redis(port, '127.0.0.1'));
@@ -117,10 +110,8 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
         later.push(store.get(key));
       }
       expect(await Promise.all([first, ...later])).to.deep.equal(keys.map((key) => `v:${key}`));
-      const stats = await master.info('commandstats');
-      const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
       // One GET (the first), one MGET (the 20 issued while it was in flight), nothing else.
-      expect([calls('get'), calls('mget'), calls('evalsha')]).to.deep.equal([1, 1, 0]);
+      expect([await commandCalls(master, 'get'), await commandCalls(master, 'mget'), await commandCalls(master, 'evalsha')]).to.deep.equal([1, 1, 0]);
     } finally {
       master?.disconnect();
       await store.clear().catch(() => undefined);
@@ -142,12 +133,11 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
       await warm.clear();
       for (const m of masters) await m.config('RESETSTAT');
       expect(await store.set('k', 'v', { dependsOn: ['t'] })).to.equal(true);
-      const calls = async (name: string) => (await Promise.all(masters.map(async (m) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await m.info('commandstats'))?.[1] ?? 0))))
-        .reduce((a, b) => a + b, 0);
+      const calls = async (...names: string[]) => (await Promise.all(masters.map((m) => commandCalls(m, ...names)))).reduce((a, b) => a + b, 0);
       // Script calls: the refused set, one read per master of the 63 other marks (MARKS_PROBED), the
       // record, the set again. (Redis counts the commands scripts run too: a few GETs of marks
       // inside the set and record scripts, where single GETs would be 63.)
-      expect(await calls('evalsha') + await calls('eval')).to.equal(1 + masters.length + 1 + 1);
+      expect(await calls('evalsha', 'eval')).to.equal(1 + masters.length + 1 + 1);
       expect(await calls('get')).to.be.below(16);
       expect(await store.get('k')).to.equal('v');
     } finally {
@@ -169,9 +159,7 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
       const client = (store as unknown as { backend: { client: Cluster } }).backend.client;
       const masterPort = Number(client.slots[hashSlot(`{partial:${bucketOf('k0', 16)}}`)]![0]!.split(':')[1]);
       const onFrozen = (key: string) => client.slots[hashSlot(`{partial:${bucketOf(key, 16)}}`)]![0] === `127.0.0.1:${masterPort}`;
-      const admin = new Redis(masterPort, '127.0.0.1');
-      frozen = Number(/process_id:(\d+)/.exec(await admin.info('server'))![1]);
-      admin.disconnect();
+      frozen = await pidOf(masterPort);
       process.kill(frozen, 'SIGSTOP'); // well under the cluster's node timeout: no failover
       const values = await store.getMany(keys);
       process.kill(frozen, 'SIGCONT');
@@ -196,7 +184,7 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
       await store.setMany(Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: 'v', ttl: { dependsOn: ['t'] } })));
       for (const m of masters) await m.config('RESETSTAT');
       expect(await store.invalidate('t')).to.equal(100);
-      const waits = await Promise.all(masters.map(async (m) => Number(/cmdstat_wait:calls=(\d+)/.exec(await m.info('commandstats'))?.[1] ?? 0)));
+      const waits = await Promise.all(masters.map((m) => commandCalls(m, 'wait')));
       expect(waits).to.deep.equal(masters.map(() => 1));
     } finally {
       for (const m of masters) m.disconnect();
@@ -317,15 +305,6 @@ describe('Redis Cluster: a master that dies (a cluster of its own)', function ()
     await cluster?.stop();
   });
 
-  const info = async (port: number, section: string) => {
-    const client = new Redis(port, '127.0.0.1');
-    try {
-      return await client.info(section);
-    } finally {
-      client.disconnect();
-    }
-  };
-  const pidOf = async (port: number) => Number(/process_id:(\d+)/.exec(await info(port, 'server'))![1]);
   /** Values of the test's namespace a node holds. */
   const entriesOn = async (port: number) => {
     const client = new Redis(port, '127.0.0.1');

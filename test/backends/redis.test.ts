@@ -8,7 +8,7 @@ import { CleverStore, matching } from '../../lib/index.js';
 import { escapeNamespace } from '../../lib/backends/redis.js';
 import { conjunctionTag, encodeValue } from '../../lib/tags.js';
 import { REDIS_URL, sleep, uniqueNamespace } from '../support/backends.js';
-import { PrivateRedis } from '../support/redis-server.js';
+import { PrivateRedis, commandCalls, replicaSynced } from '../support/redis-server.js';
 
 async function scanAll(client: Redis, match: string): Promise<string[]> {
   const keys: string[] = [];
@@ -170,8 +170,7 @@ describe('Redis backend: scale and bounded indexes (private redis-server)', func
     await server.stop();
   });
 
-  const evalCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0)
-    + Number(/cmdstat_eval:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+  const evalCalls = () => commandCalls(admin, 'evalsha', 'eval');
 
   it('invalidates a big tag in chunks of invalidateChunk entries, removing every entry', async () => {
     // A budget far above what 500 entries take: the entry count alone decides the calls.
@@ -341,14 +340,9 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
     primary = await PrivateRedis.start(['--repl-diskless-sync-delay', '0']);
     replica = await PrivateRedis.start(['--replicaof', '127.0.0.1', String(primary.port), '--dir', dir]);
     admin = new Redis(primary.url);
-    const follower = new Redis(replica.url);
-    try {
-      for (let i = 0; !/master_link_status:up/.test(await follower.info('replication')); i++) {
-        if (i > 200) throw new Error('the replica did not sync');
-        await sleep(50);
-      }
-    } finally {
-      follower.disconnect();
+    for (let i = 0; !(await replicaSynced(replica.port)); i++) {
+      if (i > 200) throw new Error('the replica did not sync');
+      await sleep(50);
     }
   });
   after(async () => {
@@ -359,7 +353,7 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+  const waits = () => commandCalls(admin, 'wait');
 
   it('resolves once the connected replica has the invalidation, and fails (queued for retry) when it does not answer in replicaTimeout', async () => {
     const store = new CleverStore(primary.url, { sweepInterval: 0, namespace: 'replicated', replicaTimeout: 200 });
@@ -398,7 +392,7 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
       expect(await waits()).to.equal(before);
       expect(store.pendingInvalidations).to.equal(0);
 
-      const singleWaits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await single.info('commandstats'))?.[1] ?? 0);
+      const singleWaits = () => commandCalls(single, 'wait');
       await alone.set('a', '1', { dependsOn: ['t'] });
       const singleBefore = await singleWaits();
       expect(await alone.invalidate('t')).to.equal(1);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { command, freeClusterPort, ping, spawnRedisServer } from './redis-server.js';
+import { command, freeClusterPort, ping, replicaSynced, spawnRedisServer } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -89,14 +89,7 @@ export class LocalCluster {
       // A replica that has not finished its first sync cannot take over when its master dies.
       step = 'waiting for every replica to sync';
       const masters = size === 1 ? 1 : Math.ceil(size / (replicas + 1));
-      await waitFor(async () => {
-        let synced = 0;
-        for (const port of ports) {
-          const info = String(await command(port, ['INFO', 'replication']).catch(() => ''));
-          if (info.includes('role:slave') && info.includes('master_link_status:up') && info.includes('master_sync_in_progress:0')) synced++;
-        }
-        return synced === size - masters;
-      });
+      await waitFor(async () => (await Promise.all(ports.map(replicaSynced))).filter(Boolean).length === size - masters);
       return cluster;
     } catch (error) {
       await cluster.stop();

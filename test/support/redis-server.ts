@@ -67,6 +67,18 @@ export async function command(port: number, args: string[]): Promise<unknown> {
 /** 'PONG' if a redis-server answers on `port`, else undefined. */
 export const ping = (port: number): Promise<unknown> => command(port, ['PING']).catch(() => undefined);
 
+/** True once the redis-server on `port` is a replica that has finished syncing with its master. */
+export async function replicaSynced(port: number): Promise<boolean> {
+  const info = String(await command(port, ['INFO', 'replication']).catch(() => ''));
+  return info.includes('role:slave') && info.includes('master_link_status:up') && info.includes('master_sync_in_progress:0');
+}
+
+/** How many times `redis` ran the commands `names` since its stats were reset (INFO commandstats; commands run by scripts count too). */
+export async function commandCalls(redis: Redis, ...names: string[]): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return names.reduce((sum, name) => sum + Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
+}
+
 /** redis-server processes started by this process and still running. */
 const running = new Set<ChildProcess>();
 let reaping = false;
