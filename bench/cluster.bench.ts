@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore } from '../lib/index.js';
-import { DEFAULTS } from '../lib/store.js';
+import { DEFAULTS } from '../lib/store/store.js';
 import { hashSlot } from '../lib/backends/redis.js';
 import { LocalCluster, clusterNodesFromEnv } from '../test/support/cluster.js';
 import {

@@ -7,11 +7,12 @@
  * Every entry depends on 3 tags, as in real use: the invalidated one ('big'), one of its own and
  * one shared by 100 entries, so the script must also remove each entry from two other indexes.
  */
+import { internalsOf } from '../lib/store/internal.js';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { CleverStore, matching, type CleverStoreOptions } from '../lib/index.js';
 import { encodeValue } from '../lib/tags.js';
-import { DEFAULTS } from '../lib/store.js';
+import { DEFAULTS } from '../lib/store/store.js';
 import { REDIS_URL, Slowlog, adminClient, median, percentile, printTable, unlinkMatching, type Cell } from './common.js';
 
 const NS = 'bench-inv';
@@ -110,7 +111,7 @@ function measureRows(admin: Redis, slowlog: Slowlog): Promise<Result> {
       await store.setMany(Array.from({ length: WRITE_BATCH }, (_, j) => ({ key: `post${i + j}`, value: 'v', ttl: { dependsOn: [matching('posts', { id: i + j })] } })));
     }
     for (let a = 0; a < 100; a++) await store.set(`author${a}`, 'v', { dependsOn: [matching('posts', { authorId: a })] });
-  }, (store) => store.invalidateRequest({ tags: [], rows }));
+  }, (store) => internalsOf(store)!.invalidateRequest({ tags: [], rows }));
 }
 
 /** Best (lowest) figures over several runs: background load only ever adds time. */

@@ -16,7 +16,8 @@
 import { performance } from 'node:perf_hooks';
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
-import { CleverStore, matching, registerSequelizeHooks, related, type SequelizeHooks, type SequelizeHooksOptions } from '../lib/index.js';
+import { CleverStore, matching } from '../lib/index.js';
+import { registerSequelizeHooks, related, type SequelizeHooks, type SequelizeHooksOptions } from '../lib/sequelize/index.js';
 import { REDIS_URL, alternate, median, percentile, printTable, ratio, type Cell } from './common.js';
 
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

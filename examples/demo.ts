@@ -3,7 +3,8 @@
 // memory; set REDIS_URL and/or DATABASE_URL to run it on Redis and PostgreSQL.
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
-import { CleverStore, getOrSet, matching, registerSequelizeHooks, related, type Dependency } from '../lib/index.js';
+import { CleverStore, getOrSet, matching, type Dependency } from '../lib/index.js';
+import { registerSequelizeHooks, related } from '../lib/sequelize/index.js';
 
 const sequelize = process.env.DATABASE_URL
   ? new Sequelize(process.env.DATABASE_URL, { logging: false })

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { compileDependencies, type Dependency } from './dependencies.js';
+import { InvalidOptionError } from './errors.js';
 
 const scope = new AsyncLocalStorage<readonly Dependency[]>();
 
@@ -13,7 +14,7 @@ const scope = new AsyncLocalStorage<readonly Dependency[]>();
  */
 export function withDependencies<T>(dependsOn: readonly Dependency[], fn: () => T): T {
   compileDependencies(dependsOn, 'withDependencies() dependsOn'); // bad input fails here, not at the first write
-  if (typeof fn !== 'function') throw new TypeError('withDependencies(): the second argument must be a function');
+  if (typeof fn !== 'function') throw new InvalidOptionError('fn', fn, 'withDependencies(): the second argument must be a function');
   const outer = scope.getStore();
   return scope.run(outer ? [...outer, ...dependsOn] : [...dependsOn], fn);
 }

@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import { BadDependencyError, describe } from './errors.js';
 import {
   anySchemeTag, conjunctionTag, encodeValue, escape, schemeOf, tableTag, typeName, userTag,
 } from './tags.js';
@@ -35,23 +35,23 @@ export class Matching {
  */
 export function matching(source: string | object, where: Record<string, unknown> = {}): Matching {
   if (where === null || typeof where !== 'object' || Array.isArray(where)) {
-    throw new TypeError(`matching(): the conditions must be an object of field: value pairs, got ${describe(where)}`);
+    throw new BadDependencyError('matching()', where, `matching(): the conditions must be an object of field: value pairs, got ${describe(where)}`);
   }
   if (typeof source === 'string') {
-    if (source === '') throw new TypeError('matching(): the table name is an empty string');
+    if (source === '') throw new BadDependencyError('matching()', source, 'matching(): the table name is an empty string');
     return checkedMatching(source, where);
   }
   for (const kind of kinds) {
     const result = kind.matching?.(source, where);
     if (result) return result;
   }
-  throw new TypeError(`matching(): ${describe(source)} is neither a table name nor a model of a registered kind`);
+  throw new BadDependencyError('matching()', source, `matching(): ${describe(source)} is neither a table name nor a model of a registered kind`);
 }
 
 function checkedMatching(table: string, where: Record<string, unknown>): Matching {
   for (const [field, value] of Object.entries(where)) {
     if (value === undefined) {
-      throw new TypeError(`matching('${table}'): field '${field}' is undefined; use null to match NULL`);
+      throw new BadDependencyError(`matching('${table}')`, value, `matching('${table}'): field '${field}' is undefined; use null to match NULL`);
     }
     // Encoding validates the value (NaN, unsupported types) before anything is written.
     encodeValue(value, () => `matching('${table}'): field '${field}'`);
@@ -108,10 +108,7 @@ export function registerDependencyKind(kind: DependencyKind): void {
   else kinds.push(kind);
 }
 
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
-  return inspect(value, { depth: 1, breakLength: Infinity, maxStringLength: 80, maxArrayLength: 5 });
-}
+export { describe };
 
 function encodeMatching(m: Matching): { fields: string[]; values: string[] } {
   const pairs = Object.entries(m.where).map(([f, v]) => [escape(f), encodeValue(v, () => `matching('${m.table}'): field '${f}'`)] as const);
@@ -124,11 +121,11 @@ function kindConjunctions(dep: object, where: string): Matching[] {
     const result = kind.conjunctions(dep);
     if (result) return result;
   }
-  throw new TypeError(`${where} is ${describe(dep)} (${typeName(dep)}), which is not a dependency: use a string tag, matching(...), or a model, instance or related(...) of a registered integration`);
+  throw new BadDependencyError(where, dep, `${where} is ${describe(dep)} (${typeName(dep)}), which is not a dependency: use a string tag, matching(...), or a model, instance or related(...) of a registered integration`);
 }
 
 function checkTag(tag: string, where: string): void {
-  if (tag === '') throw new TypeError(`${where} is an empty string, which is not a valid tag`);
+  if (tag === '') throw new BadDependencyError(where, tag, `${where} is an empty string, which is not a valid tag`);
 }
 
 /** Sorts each dependency by kind; anything that is not one is a TypeError naming it and its place. */
@@ -146,7 +143,7 @@ function visit(deps: unknown, where: (i: number) => string, on: {
     } else if (dep !== null && (typeof dep === 'object' || typeof dep === 'function')) {
       on.object(dep, where(i));
     } else {
-      throw new TypeError(`${where(i)} is ${describe(dep)}, which is not a dependency: use a string tag, matching(...), or a model, instance or related(...)`);
+      throw new BadDependencyError(where(i), dep, `${where(i)} is ${describe(dep)}, which is not a dependency: use a string tag, matching(...), or a model, instance or related(...)`);
     }
   });
 }
@@ -154,7 +151,7 @@ function visit(deps: unknown, where: (i: number) => string, on: {
 /** Checks `dependsOn` and compiles it into index tags and schemes; throws TypeError on bad input. */
 export function compileDependencies(dependsOn: unknown, label = 'dependsOn'): CompiledDependencies {
   if (!Array.isArray(dependsOn)) {
-    throw new TypeError(`${label} must be an array of dependencies, got ${describe(dependsOn)}`);
+    throw new BadDependencyError(label, dependsOn, `${label} must be an array of dependencies, got ${describe(dependsOn)}`);
   }
   const tags = new Set<string>();
   const schemes = new Map<string, [string, string]>();

@@ -1,15 +1,23 @@
+/**
+ * keyv-clever: a Keyv store whose entries carry dependencies, invalidated exactly.
+ * The Sequelize integration lives under `keyv-clever/sequelize`; importing this module registers
+ * nothing Sequelize-specific.
+ */
 import './keyv-augment.js';
 
-export { CleverStore, SAFE_EVICTION_POLICIES } from './store.js';
-export type { CleverSetOptions, CleverStoreOptions, CleverStoreEvents, CleverStoreStats, InvalidateEvent } from './store.js';
-export { getOrSet, registerTransactionWrites } from './read-through.js';
-export type { GetOrSetOptions, LockOptions, TransactionWrites } from './read-through.js';
-export { matching, Matching, registerDependencyKind } from './dependencies.js';
-export type { CompiledDependencies, Dependency, DependencyKind, DependencyObject, RowImage, Invalidation, WhereValue } from './dependencies.js';
-export type { Capture } from './backends/backend.js';
-export { PartialReadError } from './backends/backend.js';
-export type { RedisClient } from './backends/redis.js';
+export { CleverStore } from './store/store.js';
+export { DEFAULTS, SAFE_EVICTION_POLICIES } from './store/options.js';
+export type { CleverStoreOptions } from './store/options.js';
+export type { CleverSetOptions } from './store/writes.js';
+export type { CleverStoreEvents, CleverStoreStats, InvalidateEvent } from './store/events.js';
+export { getOrSet } from './read-through.js';
+export type { GetOrSetOptions, LockOptions } from './read-through.js';
+export { matching, Matching } from './dependencies.js';
+export type { Dependency, DependencyObject, WhereValue } from './dependencies.js';
 export { withDependencies } from './context.js';
-export { related, Related, registerSequelizeHooks, tablesWrittenIn, tableOf } from './sequelize/index.js';
-export type { SequelizeHooks, SequelizeHooksOptions } from './sequelize/index.js';
-export type { AssociationLike, AttributeLike, InstanceLike, ModelLike, SequelizeLike } from './sequelize/model.js';
+export type { RedisClient } from './backends/redis.js';
+export {
+  BadDependencyError, BucketCountMismatchError, BucketCountUnstableError, InvalidOptionError, InvalidationsDroppedError,
+  KeyvCleverError, PartialReadError, PrequeryError, ReplicaTimeoutError, RetryQueueOverflowError, StaleCaptureError,
+  UnsafeEvictionError,
+} from './errors.js';

@@ -1,5 +1,5 @@
 import type {} from 'keyv';
-import type { CleverSetOptions } from './store.js';
+import type { CleverSetOptions } from './store/store.js';
 
 // Lets `keyv.set(key, value, { ttl, dependsOn })` and setMany entries with `{ ttl, dependsOn }`
 // type-check with stock Keyv: Keyv hands the object to the store untouched.

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import { currentDependencies } from './context.js';
-import { compileDependencies, describe, type CompiledDependencies, type Dependency } from './dependencies.js';
+import { compileDependencies, type CompiledDependencies, type Dependency } from './dependencies.js';
 import { logger } from './log.js';
-import { CleverStore, READ_THROUGH, type ReadThroughWrite } from './store.js';
+import { describe, InvalidOptionError } from './errors.js';
+import { internalsOf, type StoreInternals } from './store/internal.js';
+import { READ_THROUGH, type ReadThroughWrite } from './store/writes.js';
 
 const log = logger('read-through');
 
@@ -50,7 +52,7 @@ export function registerTransactionWrites(tracker: TransactionWrites): () => voi
   };
 }
 
-const inflight = new WeakMap<CleverStore, Map<string, Promise<unknown>>>();
+const inflight = new WeakMap<StoreInternals, Map<string, Promise<unknown>>>();
 
 const DEFAULT_LOCK: Required<LockOptions> = { ttl: 10_000, wait: 5_000 };
 
@@ -68,15 +70,15 @@ const DEFAULT_LOCK: Required<LockOptions> = { ttl: 10_000, wait: 5_000 };
  * one write script (guarded set + unlock).
  */
 export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
-  const store = keyv?.store;
-  if (!(store instanceof CleverStore)) {
-    throw new TypeError(`getOrSet(): the Keyv instance must use a CleverStore, got ${describe(store)}`);
+  const store = internalsOf((keyv as { store?: unknown } | undefined)?.store);
+  if (!store) {
+    throw new InvalidOptionError('keyv', keyv, `getOrSet(): the Keyv instance must use a CleverStore, got ${describe((keyv as { store?: unknown } | undefined)?.store)}`);
   }
-  if (typeof key !== 'string') throw new TypeError(`getOrSet(): key must be a string, got ${describe(key)}`);
-  if (typeof loader !== 'function') throw new TypeError(`getOrSet(): loader must be a function, got ${describe(loader)}`);
+  if (typeof key !== 'string') throw new InvalidOptionError('key', key, `getOrSet(): key must be a string, got ${describe(key)}`);
+  if (typeof loader !== 'function') throw new InvalidOptionError('loader', loader, `getOrSet(): loader must be a function, got ${describe(loader)}`);
   const lock = lockOptions(options.lock);
   const dependsOn = options.dependsOn ?? [];
-  if (!Array.isArray(dependsOn)) throw new TypeError(`getOrSet(): dependsOn must be an array, got ${describe(dependsOn)}`);
+  if (!Array.isArray(dependsOn)) throw new InvalidOptionError('dependsOn', dependsOn, `getOrSet(): dependsOn must be an array, got ${describe(dependsOn)}`);
 
   const cached = await keyv.get(key);
   if (cached !== undefined) return cached as T;
@@ -89,7 +91,7 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
   // Values seen inside a transaction may be uncommitted: never share them with other callers.
   if (transaction !== undefined) return (await load(keyv, store, key, loader, options, deps, lock, transaction)).value;
 
-  const slot = `${store.namespace ?? ''}\u0000${key}`;
+  const slot = `${store.namespace()}\u0000${key}`;
   let calls = inflight.get(store);
   if (!calls) inflight.set(store, (calls = new Map()));
   const running = calls.get(slot) as Promise<Loaded<T>> | undefined;
@@ -115,7 +117,7 @@ interface Loaded<T> {
 }
 
 async function load<T>(
-  keyv: Keyv, store: CleverStore, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions,
+  keyv: Keyv, store: StoreInternals, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions,
   deps: CompiledDependencies, lock: Required<LockOptions> | undefined, transaction: unknown,
 ): Promise<Loaded<T>> {
   const token = lock ? randomUUID() : undefined;
@@ -124,8 +126,8 @@ async function load<T>(
     captured = await store.capture(key, deps, token && lock ? { token, ttl: lock.ttl } : undefined);
   } catch (error) {
     // Redis unreachable: serve from the loader without caching.
-    store.emitError(error as Error);
-    if (store.throwOnErrors) throw error;
+    store.emitError(error);
+    if (store.throwsOnErrors()) throw error;
     return { value: await loader(), stored: false };
   }
   if (captured.kind === 'value') {
@@ -136,7 +138,7 @@ async function load<T>(
   let holdsLock = captured.kind === 'miss' && captured.locked && token !== undefined;
 
   if (captured.kind === 'miss' && !captured.locked && lock) {
-    store.stats.lockWaits++;
+    store.countLockWait();
     log('%j is being computed elsewhere: waiting up to %d ms', key, lock.wait);
     const value = await waitForValue(keyv, key, lock.wait);
     if (value !== undefined) return { value: value as T, stored: false };
@@ -188,10 +190,10 @@ async function waitForValue(keyv: Keyv, key: string, wait: number): Promise<unkn
 function lockOptions(lock: GetOrSetOptions['lock']): Required<LockOptions> | undefined {
   if (lock === false) return undefined;
   if (lock === undefined || lock === true) return DEFAULT_LOCK;
-  if (typeof lock !== 'object' || lock === null) throw new TypeError(`getOrSet(): lock must be a boolean or { ttl, wait }, got ${describe(lock)}`);
+  if (typeof lock !== 'object' || lock === null) throw new InvalidOptionError('lock', lock, `getOrSet(): lock must be a boolean or { ttl, wait }, got ${describe(lock)}`);
   const merged = { ...DEFAULT_LOCK, ...lock };
   for (const name of ['ttl', 'wait'] as const) {
-    if (!Number.isInteger(merged[name]) || merged[name] <= 0) throw new TypeError(`getOrSet(): lock.${name} must be a positive integer of ms, got ${describe(merged[name])}`);
+    if (!Number.isInteger(merged[name]) || merged[name] <= 0) throw new InvalidOptionError(`lock.${name}`, merged[name], `getOrSet(): lock.${name} must be a positive integer of ms, got ${describe(merged[name])}`);
   }
   return merged;
 }

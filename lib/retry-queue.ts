@@ -1,4 +1,5 @@
 import type { Invalidation } from './dependencies.js';
+import { InvalidationsDroppedError, RetryQueueOverflowError } from './errors.js';
 import { tableOfTag } from './tags.js';
 
 export interface RetryQueueOptions {
@@ -66,7 +67,7 @@ export class RetryQueue {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.size > 0) {
-      this.options.report(new Error(`keyv-clever: ${this.size} failed invalidation(s) dropped on disconnect; entries they covered may be stale until their ttl`));
+      this.options.report(new InvalidationsDroppedError(this.size));
     }
     this.queue = [];
     this.clearOnReturn.clear();
@@ -123,10 +124,10 @@ export class RetryQueue {
     for (const [ns, { tags, tables }] of byNs) {
       if (tags.size + tables.size > this.options.size) {
         this.clearOnReturn.add(ns);
-        this.options.report(new Error(`keyv-clever: the invalidation retry queue overflowed; namespace '${ns}' will be cleared when Redis answers again`));
+        this.options.report(new RetryQueueOverflowError(ns, 'clear'));
       } else {
         this.queue.push({ ns, request: { tags: [...tags], rows: [...tables].map((table) => ({ table, values: {} })) } });
-        this.options.report(new Error(`keyv-clever: the invalidation retry queue overflowed; pending invalidations of namespace '${ns}' were widened to whole tables and tags`));
+        this.options.report(new RetryQueueOverflowError(ns, 'widened'));
       }
     }
   }

@@ -12,6 +12,8 @@
  * dependencies share a tag.
  */
 
+import { BadDependencyError } from './errors.js';
+
 const ESCAPES: Record<string, string> = { '%': '%25', '|': '%7C', '=': '%3D', '&': '%26' };
 
 export function escape(text: string): string {
@@ -43,7 +45,7 @@ export function encodeValue(value: unknown, describe: () => string): string {
     case 'string':
       return `s${escape(value)}`;
     case 'number':
-      if (Number.isNaN(value)) throw new TypeError(`${describe()} is NaN, which never equals a stored value`);
+      if (Number.isNaN(value)) throw new BadDependencyError(describe(), value, `${describe()} is NaN, which never equals a stored value`);
       if (Number.isInteger(value) && !Number.isSafeInteger(value)) return `n${BigInt(value).toString()}`;
       return `n${Object.is(value, -0) ? '0' : String(value)}`;
     case 'bigint':
@@ -54,7 +56,7 @@ export function encodeValue(value: unknown, describe: () => string): string {
       if (value === null) return 'z';
       if (value instanceof Date) {
         const ms = value.getTime();
-        if (Number.isNaN(ms)) throw new TypeError(`${describe()} is an invalid Date`);
+        if (Number.isNaN(ms)) throw new BadDependencyError(describe(), value, `${describe()} is an invalid Date`);
         return `d${ms}`;
       }
       if (value instanceof Uint8Array) return `x${Buffer.from(value).toString('hex')}`;
@@ -62,7 +64,7 @@ export function encodeValue(value: unknown, describe: () => string): string {
     default:
       break;
   }
-  throw new TypeError(`${describe()} has a value of unsupported type (${typeName(value)}); use a string, number, bigint, boolean, null, Date or Buffer`);
+  throw new BadDependencyError(describe(), value, `${describe()} has a value of unsupported type (${typeName(value)}); use a string, number, bigint, boolean, null, Date or Buffer`);
 }
 
 export function typeName(value: unknown): string {

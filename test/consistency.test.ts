@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic, type Transaction } from 'sequelize';
-import { CleverStore, getOrSet, registerSequelizeHooks, related, type Dependency, type SequelizeHooks } from '../lib/index.js';
+import { CleverStore, getOrSet, type Dependency } from '../lib/index.js';
+import { registerSequelizeHooks, related, type SequelizeHooks } from '../lib/sequelize/index.js';
 import { backends, sleep, uniqueNamespace } from './support/backends.js';
 import { gatedLoader } from './support/gated-loader.js';
 

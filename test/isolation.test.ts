@@ -1,3 +1,4 @@
+import { internalsOf } from '../lib/store/internal.js';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
@@ -59,7 +60,7 @@ describe('isolation: a Redis ACL user limited to one namespace\'s keys runs the 
     expect(await keyv.has('plain')).to.equal(true);
     expect(await store.invalidate(hostile[0]!)).to.equal(1);
     expect(await store.invalidate(hostile[2]!, hostile[3]!)).to.equal(2);
-    expect(await store.invalidateRequest({ tags: [], rows: [{ table: 'posts', values: { id: 'n4', title: `s${hostile[4]}` } }] })).to.equal(1);
+    expect(await internalsOf(store)!.invalidateRequest({ tags: [], rows: [{ table: 'posts', values: { id: 'n4', title: `s${hostile[4]}` } }] })).to.equal(1);
     expect(await getOrSet(keyv, 'read-through', () => 'loaded', { dependsOn: hostile })).to.equal('loaded');
     const keys: string[] = [];
     for await (const [key] of keyv.iterator!(undefined)) keys.push(key as string);

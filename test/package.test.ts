@@ -30,6 +30,43 @@ describe('the built package', function () {
     expect(stdout.trim()).to.equal('"v" 1 undefined');
   });
 
+  // One copy of the core behind both entries: the kind the subpath registers is the one the root's store compiles with.
+  const subpath = `
+    const sequelize = new Sequelize('sqlite::memory:', { logging: false });
+    const Post = sequelize.define('Post', { title: DataTypes.STRING });
+    await sequelize.sync();
+    const keyv = new Keyv({ store: new m.CleverStore() });
+    s.registerSequelizeHooks(sequelize, keyv);
+    const post = await Post.create({ title: 'a' });
+    await keyv.set('k', 1, { dependsOn: [post] });
+    await post.update({ title: 'b' });
+    console.log(typeof s.related, await keyv.get('k'));
+    await sequelize.close();
+  `;
+
+  it('serves the Sequelize integration from keyv-clever/sequelize as ESM, sharing the root\'s core', async () => {
+    const code = `const m = await import('keyv-clever'); const s = await import('keyv-clever/sequelize');
+      const { Sequelize, DataTypes } = await import('sequelize'); const { default: Keyv } = await import('keyv'); ${subpath}`;
+    const { stdout } = await run('node', ['--input-type=module', '-e', code], { cwd: root });
+    expect(stdout.trim()).to.equal('function undefined');
+  });
+
+  it('serves the Sequelize integration from keyv-clever/sequelize as CommonJS, sharing the root\'s core', async () => {
+    const code = `const m = require('keyv-clever'); const s = require('keyv-clever/sequelize');
+      const { Sequelize, DataTypes } = require('sequelize'); const { Keyv } = require('keyv'); (async () => { ${subpath} })();`;
+    const { stdout } = await run('node', ['-e', code], { cwd: root });
+    expect(stdout.trim()).to.equal('function undefined');
+  });
+
+  it('registers nothing Sequelize-specific from the root: a model is no dependency until the subpath is loaded', async () => {
+    const code = `const m = await import('keyv-clever'); const { Sequelize } = await import('sequelize');
+      const Post = new Sequelize('sqlite::memory:', { logging: false }).define('Post', {});
+      try { await new m.CleverStore().set('k', '1', { dependsOn: [Post] }); console.log('accepted'); }
+      catch (e) { console.log(e instanceof m.BadDependencyError, e instanceof TypeError); }`;
+    const { stdout } = await run('node', ['--input-type=module', '-e', code], { cwd: root });
+    expect(stdout.trim()).to.equal('true true');
+  });
+
   it('(the two guards above really hide sequelize)', async () => {
     const attempts = [
       ['--import', './test/package/no-sequelize-hook.mjs', '--input-type=module', '-e', "await import('sequelize')"],

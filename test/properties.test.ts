@@ -1,3 +1,4 @@
+import { internalsOf } from '../lib/store/internal.js';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { CleverStore, matching, type Dependency } from '../lib/index.js';
@@ -45,7 +46,7 @@ async function apply(store: CleverStore, op: Op): Promise<unknown> {
     case 'get': return store.get(op.key);
     case 'delete': return store.delete(op.key);
     case 'invalidate': return store.invalidate(...op.deps);
-    case 'rows': return store.invalidateRequest({ tags: [], rows: op.rows });
+    case 'rows': return internalsOf(store)!.invalidateRequest({ tags: [], rows: op.rows });
   }
 }
 

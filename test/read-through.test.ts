@@ -1,3 +1,4 @@
+import { internalsOf } from '../lib/store/internal.js';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
@@ -80,7 +81,7 @@ for (const backend of backends) {
       const paused = gatedLoader(() => 'author 7 before');
       const result = getOrSet(keyv, 'posts7', paused.load, { dependsOn: [matching('posts', { authorId: 7 })] });
       await paused.atGate;
-      await store.invalidateRequest({ tags: [], rows: [{ table: 'posts', values: { authorId: 'n7', id: 'n1' } }] });
+      await internalsOf(store)!.invalidateRequest({ tags: [], rows: [{ table: 'posts', values: { authorId: 'n7', id: 'n1' } }] });
       paused.release();
       await result;
       expect(await keyv.get('posts7')).to.equal(undefined);

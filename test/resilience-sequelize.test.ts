@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
-import { CleverStore, getOrSet, registerSequelizeHooks, type SequelizeHooks } from '../lib/index.js';
+import { CleverStore, getOrSet } from '../lib/index.js';
+import { registerSequelizeHooks, type SequelizeHooks } from '../lib/sequelize/index.js';
 import { sleep } from './support/backends.js';
 import { PrivateRedis } from './support/redis-server.js';
 

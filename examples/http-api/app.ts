@@ -3,7 +3,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import Keyv from 'keyv';
 import { DataTypes, Model, Sequelize, type InferAttributes, type InferCreationAttributes, type CreationOptional } from 'sequelize';
-import { CleverStore, getOrSet, matching, registerSequelizeHooks, related, type Dependency } from '../../lib/index.js';
+import { CleverStore, getOrSet, matching, type Dependency } from '../../lib/index.js';
+import { registerSequelizeHooks, related } from '../../lib/sequelize/index.js';
 
 export class Author extends Model<InferAttributes<Author>, InferCreationAttributes<Author>> {
   declare id: CreationOptional<number>;

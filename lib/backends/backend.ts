@@ -20,17 +20,6 @@ export type Capture =
   | { kind: 'miss'; locked: boolean; generations: number[] };
 
 /**
- * A read of several keys of which only some failed (a cluster node that did not answer): `values`
- * holds what was read, undefined where the read failed; `cause` is the first failure.
- */
-export class PartialReadError extends Error {
-  constructor(readonly values: Array<string | undefined>, failed: number, override readonly cause: unknown) {
-    super(`keyv-clever: ${failed} of ${values.length} keys could not be read (${cause instanceof Error ? cause.message : String(cause)}); they are misses`);
-    this.name = 'PartialReadError';
-  }
-}
-
-/**
  * Storage engine behind CleverStore. Every method works inside one namespace; keys arrive without
  * Keyv's prefix. Both engines give the same observable behaviour (one behaviour suite tests both).
  */

@@ -2,7 +2,8 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CompiledDependencies, Invalidation } from '../dependencies.js';
 import { escape } from '../tags.js';
 import { scripts } from '../lua/index.js';
-import { PartialReadError, type Backend, type Capture, type WriteEntry } from './backend.js';
+import { BucketCountMismatchError, BucketCountUnstableError, PartialReadError, ReplicaTimeoutError } from '../errors.js';
+import type { Backend, Capture, WriteEntry } from './backend.js';
 import { PendingBatches, looseBatch, type Batch, type PendingSet } from './batches.js';
 
 export type RedisClient = Redis | Cluster;
@@ -26,7 +27,7 @@ export interface RedisBackendOptions {
   /** ms an invalidation waits for those replicas before it counts as failed */
   replicaTimeout: number;
   /** told when a namespace turns out to be recorded with another bucket count, which the store then uses */
-  onBucketMismatch?: (error: Error) => void;
+  onBucketMismatch?: (error: BucketCountMismatchError) => void;
 }
 
 type Reply = Array<number | string>;
@@ -259,10 +260,7 @@ export class RedisBackend implements Backend {
     this.counts.set(ns, recorded);
     this.prefixes.delete(ns);
     this.verified.delete(ns);
-    this.options.onBucketMismatch?.(new Error(
-      `keyv-clever: namespace '${ns}' is stored in Redis over ${recorded} bucket(s), but this store is configured with buckets: ${this.options.buckets}; `
-      + `it uses ${recorded}, like the store that recorded it. Give every store of a namespace the same buckets (to change it, clear the namespace or use a new one)`,
-    ));
+    this.options.onBucketMismatch?.(new BucketCountMismatchError(ns, this.options.buckets, recorded));
   }
 
   /** Groups items by the bucket of their key, keeping each item's original position. */
@@ -528,7 +526,7 @@ export class RedisBackend implements Backend {
         const moved = this.count(b.ns) !== b.count;
         for (const pending of b.sets) {
           if (moved && (pending.entry.guards?.length || pending.entry.unlock)) pending.resolve([false]);
-          else if (pending.tries >= 2) pending.reject(new Error(`keyv-clever: namespace '${b.ns}': bucket ${b.p} keeps refusing writes (its recorded bucket count changes under this store)`));
+          else if (pending.tries >= 2) pending.reject(new BucketCountUnstableError(b.ns, b.p));
           else this.enqueueSet(b.ns, { ...pending, tries: pending.tries + 1 });
         }
       }, (error: unknown) => { for (const pending of b.sets) pending.reject(error); });
@@ -636,12 +634,9 @@ export class RedisBackend implements Backend {
       const connection = isCluster(this.client)
         ? this.client.nodes('master').find((r) => `${r.options.host}:${r.options.port}` === node)
         : this.client;
-      if (!connection) throw new Error(`keyv-clever: an invalidation in namespace '${ns}' ran on Redis ${node}, which the cluster client no longer lists: its replicas could not be asked`);
+      if (!connection) throw new ReplicaTimeoutError(ns, node, undefined, wanted, replicaTimeout);
       const acked = Number(await connection.call('WAIT', wanted, replicaTimeout));
-      if (acked < wanted) {
-        throw new Error(`keyv-clever: an invalidation in namespace '${ns}' reached ${acked} of the ${wanted} replica(s) of Redis ${node || 'server'} `
-          + `within replicaTimeout (${replicaTimeout} ms); a failover could bring back what it deleted, so it counts as failed`);
-      }
+      if (acked < wanted) throw new ReplicaTimeoutError(ns, node, acked, wanted, replicaTimeout);
     }));
   }
 

@@ -17,9 +17,8 @@
  *   queryInterface.bulk*, raw SQL naming a table) is caught by an `afterQuery` safety net that
  *   invalidates the whole table.
  */
-import type { EventEmitter } from 'node:events';
 import { encodeRow, type CompiledDependencies, type Invalidation, type RowImage } from '../dependencies.js';
-import { CleverStore } from '../store.js';
+import { internalsOf, type StoreInternals } from '../store/internal.js';
 import { conjunctionTag, escape } from '../tags.js';
 import { registeredSequelizes, trackRegistration } from './kind.js';
 import { registerTransactionWrites } from '../read-through.js';
@@ -243,7 +242,7 @@ class Registration {
 
   constructor(
     readonly sequelize: SequelizeLike,
-    readonly store: CleverStore,
+    readonly store: StoreInternals,
     options: SequelizeHooksOptions,
   ) {
     this.prequeryLimit = options.prequeryLimit ?? 1000;
@@ -258,9 +257,7 @@ class Registration {
   }
 
   emitError(error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error));
-    const emitter = this.store as unknown as EventEmitter;
-    if (emitter.listenerCount('error') > 0) emitter.emit('error', err);
+    this.store.emitError(error);
   }
 
   /** Wraps a handler: errors are emitted on the store, never thrown into the user's write. */
@@ -313,12 +310,7 @@ class Registration {
 
   async flush(collector: Collector): Promise<void> {
     if (collector.empty) return;
-    const request = collector.request();
-    try {
-      await this.store.invalidateRequest(request);
-    } catch {
-      // CleverStore.invalidateRequest has already emitted the error on the store.
-    }
+    await this.store.invalidateOrQueue(collector.request());
   }
 
   /* ---------------------------------------------------------------------------------------- */
@@ -900,15 +892,10 @@ function sharesKey(meta: ModelMeta, keys: string[][], old: Record<string, unknow
   }));
 }
 
-function resolveStore(keyvOrStore: unknown): CleverStore {
-  if (keyvOrStore instanceof CleverStore) return keyvOrStore;
-  const inner = (keyvOrStore as { store?: unknown } | null)?.store;
-  if (inner instanceof CleverStore) return inner;
-  const opts = (keyvOrStore as { opts?: { store?: unknown } } | null)?.opts?.store;
-  if (opts instanceof CleverStore) return opts;
-  // Another copy of the package (dual ESM/CJS load): accept anything store-shaped.
-  for (const candidate of [keyvOrStore, inner, opts]) {
-    if (candidate && typeof (candidate as CleverStore).invalidateRequest === 'function' && typeof (candidate as CleverStore).emit === 'function') return candidate as CleverStore;
+function resolveStore(keyvOrStore: unknown): { store: object; internals: StoreInternals } {
+  for (const candidate of [keyvOrStore, (keyvOrStore as { store?: unknown } | null)?.store, (keyvOrStore as { opts?: { store?: unknown } } | null)?.opts?.store]) {
+    const internals = internalsOf(candidate);
+    if (internals) return { store: candidate as object, internals };
   }
   throw new TypeError(`registerSequelizeHooks(): the second argument must be a Keyv whose store is a CleverStore, or a CleverStore, got ${describe(keyvOrStore)}`);
 }
@@ -949,8 +936,8 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
   if (!isSequelize(sequelize)) {
     throw new TypeError(`registerSequelizeHooks(): the first argument must be a Sequelize instance, got ${describe(sequelize)}`);
   }
-  const store = resolveStore(keyvOrStore);
-  const reg = new Registration(sequelize, store, checkOptions(options));
+  const { store, internals } = resolveStore(keyvOrStore);
+  const reg = new Registration(sequelize, internals, checkOptions(options));
   const name = `keyv-clever:${++registrations}:${Math.random().toString(36).slice(2, 10)}`;
   const g = reg.guard.bind(reg);
   const hooks: Record<string, Hook> = {

@@ -1,9 +1,12 @@
 /**
- * The Sequelize integration. Importing it registers the Sequelize dependency kind (models,
- * instances, related(), matching(Model, where)); it never loads 'sequelize' itself.
+ * `keyv-clever/sequelize`: the Sequelize integration. Importing it registers the Sequelize
+ * dependency kind (models, instances, related(), matching(Model, where)); it never loads
+ * 'sequelize' itself: models are recognised by shape.
+ * @module
  */
 export { related, Related } from './kind.js';
 export { registerSequelizeHooks, tablesWrittenIn } from './hooks.js';
 export type { SequelizeHooks, SequelizeHooksOptions } from './hooks.js';
 export { tableOf } from './model.js';
 export { matching } from '../dependencies.js';
+export type { AssociationLike, AttributeLike, InstanceLike, ModelLike, SequelizeLike } from './model.js';

@@ -1,3 +1,4 @@
+import { internalsOf } from '../../lib/store/internal.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -236,7 +237,7 @@ describe('Redis backend: scale and bounded indexes (private redis-server)', func
         ...Array.from({ length: 100 }, (_, k) => row(5000 + k, 0)),
       ];
       const before = await evalCalls();
-      expect(await store.invalidateRequest({ tags: [], rows })).to.equal(1500 + 10);
+      expect(await internalsOf(store)!.invalidateRequest({ tags: [], rows })).to.equal(1500 + 10);
       expect((await evalCalls()) - before).to.be.at.least(1510 / 10);
       for (let i = 0; i < 3000; i++) expect(await store.get(`post${i}`)).to.equal(i % 2 === 0 ? undefined : 'v');
       for (let a = 0; a < 30; a++) expect(await store.get(`author${a}`)).to.equal(a < 20 && a % 2 === 0 ? undefined : 'v');

@@ -1,6 +1,7 @@
 // Type-checked against the built package (dist/*.d.ts) by test/package.test.ts.
 import Keyv from 'keyv';
 import { CleverStore, matching, withDependencies, type CleverSetOptions } from 'keyv-clever';
+import { registerSequelizeHooks, related, type SequelizeHooks } from 'keyv-clever/sequelize';
 
 const keyv = new Keyv({ store: new CleverStore() });
 const options: CleverSetOptions = { ttl: 1000, dependsOn: ['tag', matching('posts', { id: 1 })] };
@@ -10,4 +11,9 @@ export async function use(): Promise<number> {
   await keyv.setMany([{ key: 'k', value: 1, ttl: { dependsOn: ['x'] } }]);
   await withDependencies(['x'], () => keyv.set('k', 2));
   return (keyv.store as CleverStore).invalidate('tag');
+}
+
+export function hook(sequelize: object): SequelizeHooks {
+  void related;
+  return registerSequelizeHooks(sequelize, keyv);
 }

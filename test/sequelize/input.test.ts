@@ -4,7 +4,8 @@
  */
 import { expect } from 'chai';
 import { Op } from 'sequelize';
-import { CleverStore, matching, registerSequelizeHooks, related, withDependencies } from '../../lib/index.js';
+import { CleverStore, matching, withDependencies } from '../../lib/index.js';
+import { registerSequelizeHooks, related } from '../../lib/sequelize/index.js';
 import { matrix, seed } from './support.js';
 
 matrix('bad Sequelize input', (env) => {

@@ -5,7 +5,8 @@
  */
 import { expect } from 'chai';
 import { DataTypes } from 'sequelize';
-import { matching, related } from '../../lib/index.js';
+import { matching } from '../../lib/index.js';
+import { related } from '../../lib/sequelize/index.js';
 import { matrix, seed, unique } from './support.js';
 
 matrix('normalization by column type', (env) => {

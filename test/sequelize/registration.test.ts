@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { DataTypes, type Sequelize } from 'sequelize';
-import { matching, registerSequelizeHooks, related } from '../../lib/index.js';
+import { matching } from '../../lib/index.js';
+import { registerSequelizeHooks, related } from '../../lib/sequelize/index.js';
 import { closeSequelize, defineModels, matrix, openSequelize, openStore, seed, unique, type BackendKind, type Dialect } from './support.js';
 
 /** Our hooks on a Sequelize instance, by type, recognised by their registration name. */

@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { QueryTypes, Sequelize } from 'sequelize';
-import { matching, registerSequelizeHooks, type SequelizeHooks } from '../../lib/index.js';
+import { matching } from '../../lib/index.js';
+import { registerSequelizeHooks, type SequelizeHooks } from '../../lib/sequelize/index.js';
 import { writtenTables } from '../../lib/sequelize/sql.js';
 import { openStore } from './support.js';
 

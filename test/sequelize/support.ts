@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic, type Options } from 'sequelize';
 import { clusterNodes } from '../support/backends.js';
-import { CleverStore, registerSequelizeHooks, type Dependency, type SequelizeHooks, type SequelizeHooksOptions } from '../../lib/index.js';
+import { CleverStore, type Dependency } from '../../lib/index.js';
+import { registerSequelizeHooks, type SequelizeHooks, type SequelizeHooksOptions } from '../../lib/sequelize/index.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type BackendKind = 'memory' | 'redis' | 'cluster';

@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { createNamespace, destroyNamespace } from 'cls-hooked';
 import Keyv from 'keyv';
 import { Sequelize, type Transaction } from 'sequelize';
-import { CleverStore, getOrSet, registerSequelizeHooks, related, tablesWrittenIn } from '../../lib/index.js';
+import { CleverStore, getOrSet } from '../../lib/index.js';
+import { registerSequelizeHooks, related, tablesWrittenIn } from '../../lib/sequelize/index.js';
 import { matrix, openStore, seed, unique } from './support.js';
 
 matrix('transactions (explicit)', (env) => {

@@ -4,7 +4,8 @@
  */
 import { expect } from 'chai';
 import { QueryTypes, Op } from 'sequelize';
-import { matching, related } from '../../lib/index.js';
+import { matching } from '../../lib/index.js';
+import { related } from '../../lib/sequelize/index.js';
 import { call, matrix, seed } from './support.js';
 
 matrix('create and save (new)', (env) => {
@@ -369,7 +370,7 @@ matrix('Model.update / destroy / restore with a where', (env) => {
 
   it('over the pre-query cap, the whole table is invalidated', async () => {
     env.hooks.unregister();
-    const { registerSequelizeHooks } = await import('../../lib/index.js');
+    const { registerSequelizeHooks } = await import('../../lib/sequelize/index.js');
     env.hooks = registerSequelizeHooks(env.sequelize, env.keyv, { prequeryLimit: 2 });
     const { Post, Author } = env.models;
     const { a1, a2, p1, p2 } = await seed(env);
@@ -383,7 +384,7 @@ matrix('Model.update / destroy / restore with a where', (env) => {
 
   it('over the cap (or with prequeryLimit: 0), what the where pins by equality stays exact', async () => {
     env.hooks.unregister();
-    const { registerSequelizeHooks } = await import('../../lib/index.js');
+    const { registerSequelizeHooks } = await import('../../lib/sequelize/index.js');
     env.hooks = registerSequelizeHooks(env.sequelize, env.keyv, { prequeryLimit: 0 });
     const { Post, Comment } = env.models;
     const { a1, a2, p1, p2, c1, c2 } = await seed(env);

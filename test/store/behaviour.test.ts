@@ -1,3 +1,4 @@
+import { internalsOf } from '../../lib/store/internal.js';
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { CleverStore, matching, withDependencies, type InvalidateEvent } from '../../lib/index.js';
@@ -152,7 +153,7 @@ for (const backend of backends) {
       await keyv.set('all-posts', 5, { dependsOn: [matching('posts')] });
       await keyv.set('comments7', 6, { dependsOn: [matching('comments', { authorId: 7 })] });
       // A draft of author 7 moves to author 8.
-      const removed = await store.invalidateRequest({
+      const removed = await internalsOf(store)!.invalidateRequest({
         tags: [],
         rows: [
           { table: 'posts', values: { authorId: 'n7', status: 'sdraft' } },
@@ -169,7 +170,7 @@ for (const backend of backends) {
       await keyv.set('by-status', 1, { dependsOn: [matching('posts', { status: 'x' })] });
       await keyv.set('by-author', 2, { dependsOn: [matching('posts', { authorId: 1 })] });
       await keyv.set('users', 3, { dependsOn: [matching('users', { id: 1 })] });
-      expect(await store.invalidateRequest({ tags: [], rows: [{ table: 'posts', values: { authorId: 'n2' } }] })).to.equal(1);
+      expect(await internalsOf(store)!.invalidateRequest({ tags: [], rows: [{ table: 'posts', values: { authorId: 'n2' } }] })).to.equal(1);
       expect(await present('by-status', 'by-author', 'users')).to.deep.equal({ 'by-status': false, 'by-author': true, users: true });
     });
 

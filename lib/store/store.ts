@@ -1,0 +1,349 @@
+import { EventEmitter } from 'node:events';
+import type { KeyvStoreAdapter } from 'keyv';
+import type { Backend, WriteEntry } from '../backends/backend.js';
+import { MemoryBackend } from '../backends/memory.js';
+import { RedisBackend, type RedisClient } from '../backends/redis.js';
+import { compileDependencies, compileInvalidation, type Dependency, type Invalidation } from '../dependencies.js';
+import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError } from '../errors.js';
+import { logger } from '../log.js';
+import { RetryQueue } from '../retry-queue.js';
+import { checkEviction, openClient, whenReady } from './client.js';
+import { newStats, type CleverStoreEvents, type CleverStoreStats } from './events.js';
+import { INTERNAL, type StoreInternals } from './internal.js';
+import { resolveOptions, type CleverStoreOptions } from './options.js';
+import { localKey, localKeys, prepareWrite, type CleverSetOptions } from './writes.js';
+
+const log = logger('store');
+
+/**
+ * A Keyv storage adapter whose entries carry dependencies, kept as reverse indexes.
+ *
+ * ```ts
+ * const keyv = new Keyv({ store: new CleverStore(process.env.REDIS_URL) });
+ * await keyv.set('home', html, { ttl: 60_000, dependsOn: ['homepage', matching('posts', { status: 'published' })] });
+ * await keyv.store.invalidate('homepage'); // -> 1
+ * ```
+ * `new CleverStore()` uses the embedded in-memory backend (one process, no server).
+ *
+ * (Keyv 5's adapter type declares `setMany` as resolving to nothing; Keyv reads the flags this
+ * store resolves to, one per entry.)
+ */
+export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit<KeyvStoreAdapter, 'setMany' | 'get' | 'getMany'> {
+  /** Keyv reads `opts.dialect` to wire its iterator; both backends have Redis semantics. */
+  readonly opts: { dialect: 'redis'; url: string; [option: string]: unknown };
+  namespace: string | undefined;
+  throwOnErrors: boolean;
+  readonly defaultTtl: number | undefined;
+  /** activity counters (see CleverStoreStats) */
+  readonly stats: CleverStoreStats = newStats();
+  readonly #backend: Backend;
+  readonly #ready: Promise<void>;
+  readonly #awaitReady: boolean;
+  readonly #namespacesUsed = new Set<string>();
+  readonly #retries: RetryQueue;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  /** removes what the store attached to its Redis client (see disconnect) */
+  #detach: (() => void) | undefined;
+
+  constructor(urlOrOptions?: string | CleverStoreOptions, options: CleverStoreOptions = {}) {
+    super();
+    const opts = resolveOptions(urlOrOptions, options);
+    this.defaultTtl = opts.defaultTtl;
+    this.namespace = opts.namespace;
+    this.throwOnErrors = opts.throwOnErrors;
+    if (opts.memory) {
+      this.#backend = new MemoryBackend({ raceWindow: opts.raceWindow });
+      this.opts = { dialect: 'redis', url: 'memory://', namespace: opts.namespace };
+      this.#ready = Promise.resolve();
+      this.#awaitReady = false;
+    } else {
+      const { client, owns, url } = openClient(opts);
+      if (owns) client.on('error', (error: Error) => this.#emitError(error));
+      // Redis is back: run the invalidations that failed while it was away.
+      this.#detach = whenReady(client, () => { void this.#retries.drain(); });
+      const backend = new RedisBackend(client, {
+        buckets: opts.buckets,
+        invalidateChunk: opts.invalidateChunk,
+        invalidateBudget: opts.invalidateBudget,
+        raceWindow: opts.raceWindow,
+        scanCount: opts.scanCount,
+        waitForReplicas: opts.waitForReplicas,
+        replicaTimeout: opts.replicaTimeout,
+        onBucketMismatch: (error) => this.#emitError(error),
+      }, owns);
+      this.#backend = backend;
+      this.opts = { dialect: 'redis', url, namespace: opts.namespace };
+      this.#awaitReady = opts.onUnsafeEviction === 'refuse';
+      this.#ready = opts.onUnsafeEviction === 'ignore' ? Promise.resolve()
+        : checkEviction(backend, opts.onUnsafeEviction, (error) => this.#emitError(error));
+      // A refusing store surfaces the problem on every call; keep the rejection from being unhandled.
+      this.#ready.catch(() => undefined);
+    }
+    this.#retries = new RetryQueue({
+      size: opts.retryQueueSize,
+      minDelay: 100,
+      maxDelay: 5000,
+      run: (ns, request) => this.#backend.invalidate(ns, request),
+      clear: (ns) => this.#backend.clear(ns),
+      report: (error) => this.#emitError(error),
+    });
+    if (opts.sweepInterval > 0) {
+      this.#sweepTimer = setInterval(() => { this.sweep().catch(() => undefined); }, opts.sweepInterval);
+      this.#sweepTimer.unref();
+    }
+    Object.defineProperty(this, INTERNAL, { value: this.#internals(), enumerable: false });
+  }
+
+  /** The ioredis client behind the store (undefined on the memory backend). */
+  get client(): RedisClient | undefined {
+    return this.#backend instanceof RedisBackend ? this.#backend.client : undefined;
+  }
+
+  /** `'redis'` or `'memory'`. */
+  get backendKind(): 'redis' | 'memory' {
+    return this.#backend.kind;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const ns = this.#ns();
+    const local = localKey(key, ns);
+    if (this.#stale(ns)) return this.#count(undefined);
+    return this.#run(async () => this.#count(await this.#backend.get(ns, local)), undefined);
+  }
+
+  async getMany(keys: string[]): Promise<Array<string | undefined>> {
+    const ns = this.#ns();
+    const locals = localKeys(keys, ns);
+    if (locals.length === 0) return [];
+    if (this.#stale(ns)) return locals.map(() => this.#count(undefined));
+    try {
+      if (this.#awaitReady) await this.#ready;
+      return (await this.#backend.getMany(ns, locals)).map((v) => this.#count(v));
+    } catch (error) {
+      // One cluster node not answering leaves what the others answered.
+      return this.#fail(error, error instanceof PartialReadError ? error.values.map((v) => this.#count(v)) : locals.map(() => undefined));
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    const ns = this.#ns();
+    const local = localKey(key, ns);
+    if (this.#stale(ns)) return false;
+    return this.#run(async () => (await this.#backend.hasMany(ns, [local]))[0]!, false);
+  }
+
+  async hasMany(keys: string[]): Promise<boolean[]> {
+    const ns = this.#ns();
+    const locals = localKeys(keys, ns);
+    if (locals.length === 0) return [];
+    if (this.#stale(ns)) return locals.map(() => false);
+    return this.#run(() => this.#backend.hasMany(ns, locals), locals.map(() => false));
+  }
+
+  /**
+   * Stores a serialized value. The third argument is a ttl in ms or `{ ttl, dependsOn }`;
+   * dependencies attached with `withDependencies` are added. Resolves to true once written.
+   */
+  async set(key: string, value: string, ttl?: number | CleverSetOptions): Promise<boolean> {
+    const ns = this.#ns();
+    const entry = prepareWrite(ns, key, value, ttl, this.defaultTtl);
+    return this.#run(async () => (await this.#write(ns, [entry]))[0]!, false);
+  }
+
+  /** Stores many values in one round trip per bucket; each entry's `ttl` may be `{ ttl, dependsOn }`. */
+  async setMany(entries: Array<{ key: string; value: string; ttl?: number | CleverSetOptions }>): Promise<boolean[]> {
+    if (!Array.isArray(entries)) throw new InvalidOptionError('entries', entries, `CleverStore: setMany expects an array of { key, value, ttl }, got ${describe(entries)}`);
+    const ns = this.#ns();
+    const prepared = entries.map((e, i) => {
+      if (e === null || typeof e !== 'object') throw new InvalidOptionError(`entries[${i}]`, e, `CleverStore: setMany entry ${i} is ${describe(e)}, expected { key, value, ttl }`);
+      return prepareWrite(ns, e.key, e.value, e.ttl, this.defaultTtl);
+    });
+    if (prepared.length === 0) return [];
+    return this.#run(() => this.#write(ns, prepared), prepared.map(() => false));
+  }
+
+  /** Resolves to true when the key existed. */
+  async delete(key: string): Promise<boolean> {
+    const ns = this.#ns();
+    const local = localKey(key, ns);
+    return this.#run(async () => (await this.#backend.delete(ns, [local])) > 0, false);
+  }
+
+  /** Resolves to true when at least one of the keys existed. */
+  async deleteMany(keys: string[]): Promise<boolean> {
+    const ns = this.#ns();
+    const locals = localKeys(keys, ns);
+    if (locals.length === 0) return false;
+    return this.#run(async () => (await this.#backend.delete(ns, locals)) > 0, false);
+  }
+
+  /** Removes this namespace's values and index structures, and nothing else. */
+  async clear(): Promise<void> {
+    const ns = this.#ns();
+    await this.#run(() => this.#backend.clear(ns), undefined);
+  }
+
+  /** Yields `[key, serializedValue]` for the namespace, keys prefixed with `namespace:` as Keyv expects. */
+  async *iterator(namespace?: string): AsyncGenerator<[string, string], void> {
+    const ns = namespace ?? this.#ns();
+    if (this.#stale(ns)) return;
+    try {
+      if (this.#awaitReady) await this.#ready;
+      for await (const [key, value] of this.#backend.iterate(ns)) yield [ns === '' ? key : `${ns}:${key}`, value];
+    } catch (error) {
+      this.#fail(error, undefined);
+    }
+  }
+
+  /**
+   * Removes every entry that depends on any of `deps` and resolves to the number removed.
+   * A string is a tag; `matching(table, where)` that conjunction (and the whole-table entries);
+   * `matching(table)` or a model everything on that table; an instance its row's conjunctions.
+   * Rejects if the backend fails: a lost invalidation must not pass unnoticed (it is queued and
+   * retried meanwhile, and reads of the namespace miss until it has run).
+   */
+  async invalidate(...deps: Dependency[]): Promise<number> {
+    return this.#invalidateRequest(compileInvalidation(deps));
+  }
+
+  /** Invalidations that failed and wait for Redis to answer again. */
+  get pendingInvalidations(): number {
+    return this.#retries.size;
+  }
+
+  /** Retries the failed invalidations now; resolves once the attempt is over (see pendingInvalidations). */
+  async flushInvalidations(): Promise<void> {
+    await this.#retries.drain();
+  }
+
+  /** The keys (inside the namespace) currently listed under a dependency, for debugging. */
+  async entriesFor(dep: Dependency): Promise<string[]> {
+    const ns = this.#ns();
+    const { tags } = compileDependencies([dep], 'entriesFor()');
+    // An entry of a conjunction is listed under it and under its scheme's tag; ask the first.
+    return this.#backend.entriesFor(ns, tags.filter((t) => !t.startsWith('a:')));
+  }
+
+  /** Prunes expired members from the indexes of every namespace this store has used. */
+  async sweep(): Promise<number> {
+    let pruned = 0;
+    for (const ns of this.#namespacesUsed) pruned += await this.#backend.sweep(ns);
+    return pruned;
+  }
+
+  /** Stops the background sweep and closes the connection the store opened. */
+  async disconnect(): Promise<void> {
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#detach?.();
+    this.#retries.close();
+    await this.#backend.close();
+  }
+
+  /** What the read-through and the Sequelize integration reach (see internal.ts). */
+  #internals(): StoreInternals {
+    return {
+      namespace: () => this.#ns(),
+      throwsOnErrors: () => this.throwOnErrors,
+      emitError: (error) => this.#emitError(asError(error)),
+      capture: async (key, deps, lock) => {
+        const ns = this.#ns();
+        const local = localKey(key, ns);
+        if (this.#stale(ns)) throw new StaleCaptureError(ns, this.#retries.size);
+        if (this.#awaitReady) await this.#ready;
+        return this.#backend.capture(ns, local, deps, lock);
+      },
+      release: async (key, token) => {
+        const ns = this.#ns();
+        await this.#backend.unlock(ns, localKey(key, ns), token);
+      },
+      countLockWait: () => { this.stats.lockWaits++; },
+      invalidateRequest: (request) => this.#invalidateRequest(request),
+      invalidateOrQueue: (request) => this.#invalidateRequest(request).catch(() => 0),
+    };
+  }
+
+  async #invalidateRequest(request: Invalidation): Promise<number> {
+    const ns = this.#ns();
+    if (request.tags.length === 0 && request.rows.length === 0) return 0;
+    try {
+      if (this.#awaitReady) await this.#ready;
+      const started = log.enabled ? performance.now() : 0;
+      const { removed, tags } = await this.#backend.invalidate(ns, request);
+      if (log.enabled) {
+        log('invalidated %j in %j: %d removed in %s ms', [...tags, ...request.rows.map((r) => `row of ${r.table}`)], ns, removed, (performance.now() - started).toFixed(2));
+      }
+      this.stats.invalidations++;
+      this.stats.invalidated += removed;
+      if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { tags, removed });
+      return removed;
+    } catch (error) {
+      const err = asError(error);
+      log('invalidation in %j failed (%s): queued for retry', ns, err.message);
+      this.#retries.add(ns, request);
+      this.#emitError(err);
+      throw err;
+    }
+  }
+
+  /** Emits `'error'`; like Keyv, an 'error' with no listener is not thrown at the caller. */
+  #emitError(error: Error): void {
+    log('error: %s', error.message);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** Reports a backend failure: rethrown with throwOnErrors, otherwise emitted and degraded. */
+  #fail<T>(error: unknown, fallback: T): T {
+    const err = asError(error);
+    this.#emitError(err);
+    if (this.throwOnErrors) throw err;
+    return fallback;
+  }
+
+  async #run<T>(op: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      if (this.#awaitReady) await this.#ready;
+      return await op();
+    } catch (error) {
+      return this.#fail(error, fallback);
+    }
+  }
+
+  #ns(): string {
+    const ns = this.namespace ?? '';
+    this.#namespacesUsed.add(ns);
+    return ns;
+  }
+
+  /** Writes entries, counting what was written and what the guards refused. */
+  async #write(ns: string, entries: WriteEntry[]): Promise<boolean[]> {
+    const written = await this.#backend.set(ns, entries);
+    written.forEach((ok, i) => {
+      if (ok) this.stats.sets++;
+      else if (entries[i]!.guards) {
+        this.stats.refusedStale++;
+        log('refused a stale write-back of %j in %j: a dependency was invalidated while it was computed', entries[i]!.key, ns);
+      }
+    });
+    return written;
+  }
+
+  #count<T>(value: T): T {
+    if (value === undefined) this.stats.misses++;
+    else this.stats.hits++;
+    return value;
+  }
+
+  /**
+   * While invalidations of the namespace wait for Redis, any cached value may be stale: reads
+   * are misses until the retry queue has drained.
+   */
+  #stale(ns: string): boolean {
+    return this.#retries.size > 0 && this.#retries.affects(ns);
+  }
+}
+
+export type { CleverSetOptions } from './writes.js';
+export type { CleverStoreOptions } from './options.js';
+export { DEFAULTS, SAFE_EVICTION_POLICIES } from './options.js';
+export type { CleverStoreEvents, CleverStoreStats, InvalidateEvent } from './events.js';

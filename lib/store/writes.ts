@@ -1,0 +1,76 @@
+/**
+ * One write as the store receives it from Keyv — key, serialized value, and a ttl or
+ * `{ ttl, dependsOn }` — checked and compiled into the backend's WriteEntry before anything is
+ * sent. Bad input throws here, naming the key and the value.
+ */
+import type { WriteEntry } from '../backends/backend.js';
+import { currentDependencies } from '../context.js';
+import { compileDependencies, type Dependency } from '../dependencies.js';
+import { describe, InvalidOptionError } from '../errors.js';
+import { checkTtl } from './options.js';
+
+/** Options of `keyv.set(key, value, options)` and of `setMany` entries' `ttl` field. */
+export interface CleverSetOptions {
+  /** milliseconds; 0 or Infinity = no expiry; defaults to the store's `defaultTtl` */
+  ttl?: number;
+  /** what the value was computed from; invalidating any of them removes the entry */
+  dependsOn?: Dependency[];
+}
+
+const SET_OPTIONS = new Set(['ttl', 'dependsOn']);
+
+/**
+ * Carried in set options by the read-through, through Keyv untouched: generation guards (the
+ * write is refused if a tag moved since they were read) and the fill lock to release.
+ * @internal
+ */
+export const READ_THROUGH = Symbol.for('keyv-clever.readThrough');
+
+/** @internal */
+export interface ReadThroughWrite {
+  guards: Array<[string, number]>;
+  unlock?: string;
+}
+
+/** Removes Keyv's `namespace:` prefix: keys are stored under the namespace exactly once. */
+export function localKey(key: unknown, ns: string): string {
+  if (typeof key !== 'string') throw new InvalidOptionError('key', key, `CleverStore: a key must be a string, got ${describe(key)}`);
+  return ns !== '' && key.startsWith(`${ns}:`) ? key.slice(ns.length + 1) : key;
+}
+
+/** Checks an array of keys (getMany, hasMany, deleteMany) and removes Keyv's prefix. */
+export function localKeys(keys: unknown, ns: string): string[] {
+  if (!Array.isArray(keys)) throw new InvalidOptionError('keys', keys, `CleverStore: expected an array of keys, got ${describe(keys)}`);
+  return keys.map((k) => localKey(k, ns));
+}
+
+/** Validates one write and compiles its dependencies; throws a TypeError before anything is written. */
+export function prepareWrite(ns: string, key: unknown, value: unknown, ttlOrOptions: unknown, defaultTtl: number | undefined): WriteEntry {
+  const local = localKey(key, ns);
+  if (typeof value !== 'string') {
+    throw new InvalidOptionError('value', value, `CleverStore: value for key ${describe(key)} must be a string (Keyv serializes values before they reach the store), got ${describe(value)}`);
+  }
+  let ttl: number | undefined;
+  let dependsOn: unknown[] = [];
+  if (ttlOrOptions === undefined || ttlOrOptions === null) {
+    ttl = defaultTtl;
+  } else if (typeof ttlOrOptions === 'object' && !Array.isArray(ttlOrOptions)) {
+    const options = ttlOrOptions as Record<string, unknown>;
+    for (const name of Object.keys(options)) {
+      if (!SET_OPTIONS.has(name)) throw new InvalidOptionError(name, options[name], `CleverStore: unknown set option '${name}' for key ${describe(key)}; expected ttl or dependsOn`);
+    }
+    ttl = options.ttl === undefined ? defaultTtl : checkTtl(options.ttl, () => `ttl for key ${describe(key)}`);
+    if (options.dependsOn !== undefined) {
+      if (!Array.isArray(options.dependsOn)) {
+        throw new InvalidOptionError('dependsOn', options.dependsOn, `CleverStore: dependsOn for key ${describe(key)} must be an array, got ${describe(options.dependsOn)}`);
+      }
+      dependsOn = options.dependsOn;
+    }
+  } else {
+    ttl = checkTtl(ttlOrOptions, () => `ttl for key ${describe(key)}`);
+  }
+  const scoped = currentDependencies();
+  const deps = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, scoped ? 'withDependencies() + dependsOn' : 'dependsOn');
+  const readThrough = (ttlOrOptions as { [READ_THROUGH]?: ReadThroughWrite } | undefined)?.[READ_THROUGH];
+  return { key: local, value, ttl, deps, guards: readThrough?.guards, unlock: readThrough?.unlock };
+}
