@@ -6,8 +6,10 @@
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 
+import { BENCH_REDIS_URL } from '../test/support/services.js';
+
 /** db 3 by default: the benchmarks own it and never touch another db. */
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/3';
+export const REDIS_URL = BENCH_REDIS_URL;
 
 /** A plain ioredis connection for setup, cleanup and server introspection. */
 export function adminClient(name = 'keyv-clever-bench-admin'): Redis {

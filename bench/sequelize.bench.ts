@@ -11,16 +11,16 @@
  * call); Model.update adds its pre-query of the rows it touches (one SELECT, same transaction).
  * The store holds 3,000 entries over the three schemes a blog would use (post by id, posts by
  * author, posts by status), so invalidation builds real conjunction tags.
- * PG_URL (default postgres://postgres@127.0.0.1:5432/test) and REDIS_URL (db 3) can be set.
+ * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) and REDIS_URL (db 3) can be set.
  */
 import { performance } from 'node:perf_hooks';
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
 import { CleverStore, matching } from '../lib/index.js';
 import { registerSequelizeHooks, related, type SequelizeHooks, type SequelizeHooksOptions } from '../lib/sequelize/index.js';
+import { PG_URL } from '../test/support/services.js';
 import { REDIS_URL, alternate, median, percentile, printTable, ratio, type Cell } from './common.js';
 
-const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROUNDS = 30; // alternating rounds per side (short rounds: bursty background load hits both sides alike)
 const ROUND_MS = 150; // per operation, per round
 const BULK_ROWS = 1000;

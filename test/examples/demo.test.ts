@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { REDIS_URL } from '../support/backends.js';
+import { PG_URL, REDIS_URL } from '../support/services.js';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -20,7 +20,7 @@ const expected = [
 
 for (const [name, env] of [
   ['embedded store, SQLite', {}],
-  ['Redis, PostgreSQL', { REDIS_URL, DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' }],
+  ['Redis, PostgreSQL', { REDIS_URL, DATABASE_URL: PG_URL }],
 ] as const) {
   describe(`npm run demo (${name})`, function () {
     this.timeout(60_000);

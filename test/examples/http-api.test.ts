@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import { Author, buildApp, Post, type BlogApp } from '../../examples/http-api/app.js';
-import { REDIS_URL } from '../support/backends.js';
-
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { PG_URL, REDIS_URL } from '../support/services.js';
 
 for (const [name, env] of [
   ['SQLite + memory store', {}],

@@ -2,8 +2,9 @@ import Keyv, { type KeyvOptions } from 'keyv';
 import { CleverStore, type CleverStoreOptions } from '../../lib/index.js';
 import { clusterNodesFromEnv } from './cluster.js';
 
-/** Redis used by the tests (db 1 keeps them apart from anything on db 0). */
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1';
+import { REDIS_URL } from './services.js';
+
+export { REDIS_URL };
 
 export interface BackendUnderTest {
   name: string;
