@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { KeyvStoreAdapter } from 'keyv';
+import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import type { Backend, WriteEntry } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { RedisBackend, type RedisClient } from '../backends/redis.js';
@@ -28,7 +28,7 @@ const log = logger('store');
  * (Keyv 5's adapter type declares `setMany` as resolving to nothing; Keyv reads the flags this
  * store resolves to, one per entry.)
  */
-export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit<KeyvStoreAdapter, 'setMany' | 'get' | 'getMany'> {
+export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit<KeyvStoreAdapter, 'setMany'> {
   /** Keyv reads `opts.dialect` to wire its iterator; both backends have Redis semantics. */
   readonly opts: { dialect: 'redis'; url: string; [option: string]: unknown };
   namespace: string | undefined;
@@ -104,6 +104,10 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
     return this.#backend.kind;
   }
 
+  /** The serialized value of a key (Keyv deserializes it), undefined for a miss. */
+  get(key: string): Promise<string | undefined>;
+  /** (Keyv's adapter signature) */
+  get<Value>(key: string): Promise<StoredData<Value> | undefined>;
   async get(key: string): Promise<string | undefined> {
     const ns = this.#ns();
     const local = localKey(key, ns);
@@ -111,6 +115,10 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
     return this.#run(async () => this.#count(await this.#backend.get(ns, local)), undefined);
   }
 
+  /** The serialized values of keys, in order (undefined for a miss). */
+  getMany(keys: string[]): Promise<Array<string | undefined>>;
+  /** (Keyv's adapter signature) */
+  getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>>;
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
     const ns = this.#ns();
     const locals = localKeys(keys, ns);
