@@ -2,7 +2,7 @@
  * getOrSet: the hit path against a plain keyv.get (target: at most 1.1x the cost), and the
  * Redis round trips of the miss path, counted from the server's command statistics.
  */
-import { Redis } from 'ioredis';
+import { type Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore, getOrSet } from '../lib/index.js';
 import { REDIS_URL, adminClient, alternate, latencies, median, printTable, ratio, sampleValue, throughput, unlinkMatching } from './common.js';

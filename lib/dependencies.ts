@@ -10,7 +10,6 @@ import {
 export type Dependency = string | Matching | DependencyObject;
 
 /** Any object a registered dependency kind recognises (a Sequelize model, instance, `related()`…). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type DependencyObject = object;
 
 export type WhereValue = string | number | bigint | boolean | null | Date | Uint8Array;

@@ -6,7 +6,6 @@ import { sleep } from './support/backends.js';
 import { eventually } from './support/eventually.js';
 import { PrivateRedis } from './support/redis-server.js';
 
-
 describe('Redis faults (a redis-server the test owns)', function () {
   this.timeout(60_000);
   let server: PrivateRedis;

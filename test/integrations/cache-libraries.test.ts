@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createCache } from 'cache-manager';
 import { Cacheable } from 'cacheable';
 import Keyv from 'keyv';
-import { CleverStore, matching, withDependencies } from '../../lib/index.js';
+import { type CleverStore, matching, withDependencies } from '../../lib/index.js';
 import { backends, uniqueNamespace } from '../support/backends.js';
 
 for (const backend of backends) {
