@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
-import { CleverStore, getOrSet, matching } from '../lib/index.js';
+import { CleverStore, getOrSet, matching, RetryQueueOverflowError } from '../lib/index.js';
 import { sleep } from './support/backends.js';
 import { eventually } from './support/eventually.js';
 import { PrivateRedis } from './support/redis-server.js';
@@ -119,6 +119,7 @@ describe('Redis faults (a redis-server the test owns)', function () {
       server.freeze();
       for (const id of [1, 3, 4]) await small.invalidate(matching('posts', { id })).catch(() => undefined);
       expect(smallErrors.map((e) => e.message).join('\n')).to.contain('widened to whole tables');
+      expect(smallErrors.filter((e) => e instanceof RetryQueueOverflowError).map((e) => [e.namespace, e.action])).to.deep.equal([['overflow', 'widened']]);
       server.thaw();
       await eventually(async () => {
         await small.flushInvalidations();
@@ -134,6 +135,7 @@ describe('Redis faults (a redis-server the test owns)', function () {
       server.freeze();
       for (const tag of ['a', 'b', 'c', 'd']) await small.invalidate(tag).catch(() => undefined);
       expect(smallErrors.map((e) => e.message).join('\n')).to.contain("namespace 'overflow' will be cleared");
+      expect(smallErrors.filter((e) => e instanceof RetryQueueOverflowError).map((e) => [e.namespace, e.action])).to.deep.include(['overflow', 'clear']);
       server.thaw();
       await eventually(async () => {
         await small.flushInvalidations();
