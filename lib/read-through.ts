@@ -52,6 +52,9 @@ export function registerTransactionWrites(tracker: TransactionWrites): () => voi
   };
 }
 
+/** Has `transaction` uncommitted writes to anything `deps` depends on? */
+const writtenIn = (transaction: unknown, deps: CompiledDependencies): boolean => trackers.some((t) => t.hasWritten(transaction, deps));
+
 const inflight = new WeakMap<StoreInternals, Map<string, Promise<unknown>>>();
 
 const DEFAULT_LOCK: Required<LockOptions> = { ttl: 10_000, wait: 5_000 };
@@ -63,8 +66,10 @@ const DEFAULT_LOCK: Required<LockOptions> = { ttl: 10_000, wait: 5_000 };
  * share it; other processes wait for the holder of a Redis lock, up to `lock.wait`, then load
  * anyway), and its result is stored with its dependencies — unless one of them was invalidated
  * while it was computed (the write is refused: it could be stale), or the value was computed in a
- * transaction that has written to one of them (it could be uncommitted). The caller always gets
- * the loaded value. Loader errors propagate and nothing is stored.
+ * transaction that has written to one of them (it could be uncommitted). Inside a transaction
+ * that has already written to one of its dependencies the cache is not even read: the loader
+ * runs, so the transaction sees its own writes. The caller always gets the loaded value. Loader
+ * errors propagate and nothing is stored.
  *
  * Round trips: a hit is one `get`; a miss is `get`, one capture script (generations + lock) and
  * one write script (guarded set + unlock).
@@ -80,14 +85,24 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
   const dependsOn = options.dependsOn ?? [];
   if (!Array.isArray(dependsOn)) throw new InvalidOptionError('dependsOn', dependsOn, `getOrSet(): dependsOn must be an array, got ${describe(dependsOn)}`);
 
+  const transaction = options.transaction ?? trackers.map((t) => t.current()).find((t) => t !== undefined);
+  const compile = (): CompiledDependencies => {
+    const scoped = currentDependencies();
+    return compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, 'getOrSet() dependsOn');
+  };
+  let deps: CompiledDependencies | undefined;
+  if (transaction !== undefined) {
+    // A transaction that wrote what the entry depends on must read its own writes: the cached
+    // value predates them (their invalidation waits for the commit). Load, and store nothing.
+    deps = compile();
+    if (writtenIn(transaction, deps)) return loader();
+  }
+
   const cached = await keyv.get(key);
   if (cached !== undefined) return cached as T;
 
   // Checked on every miss, before the loader runs or anything is written (a hit writes nothing).
-  const scoped = currentDependencies();
-  const deps = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, 'getOrSet() dependsOn');
-
-  const transaction = options.transaction ?? trackers.map((t) => t.current()).find((t) => t !== undefined);
+  deps ??= compile();
   // Values seen inside a transaction may be uncommitted: never share them with other callers.
   if (transaction !== undefined) return (await load(keyv, store, key, loader, options, deps, lock, transaction)).value;
 
@@ -161,7 +176,7 @@ async function load<T>(
     if (holdsLock) await store.release(key, token!).catch(() => undefined);
     throw error;
   }
-  const uncommitted = transaction !== undefined && trackers.some((t) => t.hasWritten(transaction, deps));
+  const uncommitted = transaction !== undefined && writtenIn(transaction, deps);
   if (uncommitted) log('not caching %j: computed in a transaction that wrote to its dependencies', key);
   if (value === undefined || uncommitted) {
     if (holdsLock) await store.release(key, token!).catch(() => undefined);
