@@ -115,6 +115,8 @@ export class InvalidationsDroppedError extends KeyvCleverError {
 /**
  * The read-through could not capture the generations of a value's dependencies because
  * invalidations of the namespace are waiting for Redis: the value is computed but not cached.
+ * `getOrSet` handles it quietly (the store's `'pending'` event already said so); it reaches a
+ * caller only through the internal capture path.
  */
 export class StaleCaptureError extends KeyvCleverError {
   constructor(readonly namespace: string, readonly pending: number) {

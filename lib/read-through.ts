@@ -3,7 +3,7 @@ import type Keyv from 'keyv';
 import { currentDependencies } from './context.js';
 import { compileDependencies, type CompiledDependencies, type Dependency } from './dependencies.js';
 import { logger } from './log.js';
-import { describe, InvalidOptionError } from './errors.js';
+import { describe, InvalidOptionError, StaleCaptureError } from './errors.js';
 import { internalsOf, type StoreInternals } from './store/internal.js';
 import { READ_THROUGH, type ReadThroughWrite } from './store/writes.js';
 
@@ -140,6 +140,11 @@ async function load<T>(
   try {
     captured = await store.capture(key, deps, token && lock ? { token, ttl: lock.ttl } : undefined);
   } catch (error) {
+    // Invalidations wait for Redis: the store said so once ('pending'); load without caching.
+    if (error instanceof StaleCaptureError) {
+      log('not caching %j: %s', key, error.message);
+      return { value: await loader(), stored: false };
+    }
     // Redis unreachable: serve from the loader without caching.
     store.emitError(error);
     if (store.throwsOnErrors()) throw error;

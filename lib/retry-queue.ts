@@ -13,6 +13,10 @@ export interface RetryQueueOptions {
   /** clears a namespace (the last resort once the queue cannot say what changed) */
   clear(ns: string): Promise<unknown>;
   report(error: Error): void;
+  /** the queue formed (it was empty) */
+  onPending?(size: number): void;
+  /** the queue emptied by running everything in it */
+  onDrained?(): void;
 }
 
 interface Pending {
@@ -50,8 +54,10 @@ export class RetryQueue {
 
   add(ns: string, request: Invalidation): void {
     if (this.closed) return;
+    const formed = this.size === 0;
     this.queue.push({ ns, request });
     if (this.queue.length > this.options.size) this.widen();
+    if (formed) this.options.onPending?.(this.size);
     this.schedule();
   }
 
@@ -87,6 +93,7 @@ export class RetryQueue {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    const had = this.size > 0;
     try {
       for (const ns of [...this.clearOnReturn]) {
         await this.options.clear(ns);
@@ -101,6 +108,7 @@ export class RetryQueue {
         if (at >= 0) this.queue.splice(at, 1);
       }
       this.delay = this.options.minDelay;
+      if (had && !this.closed) this.options.onDrained?.();
     } catch {
       this.delay = Math.min(this.delay * 2, this.options.maxDelay);
       this.schedule();

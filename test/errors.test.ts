@@ -4,6 +4,7 @@ import {
   BadDependencyError, CleverStore, getOrSet, InvalidationsDroppedError, InvalidOptionError, KeyvCleverError, matching,
   StaleCaptureError, UnsafeEvictionError,
 } from '../lib/index.js';
+import { internalsOf } from '../lib/store/internal.js';
 import { eventually } from './support/eventually.js';
 import { PrivateRedis } from './support/redis-server.js';
 
@@ -75,27 +76,58 @@ describe('typed errors: each failure kind is its own class, with the fields a ca
       }
     });
 
-    it('a read-through while invalidations wait for Redis emits StaleCaptureError; a disconnect then drops them with InvalidationsDroppedError', async () => {
+    it("a failed invalidation is one 'pending' event, getOrSet misses meanwhile say nothing more, 'drained' ends it; a disconnect drops what waits with InvalidationsDroppedError", async () => {
       server = await PrivateRedis.start();
       const store = new CleverStore(server.url, { sweepInterval: 0, commandTimeout: 200, namespace: 'pending' });
       const errors: Error[] = [];
+      const events: string[] = [];
       store.on('error', (e) => errors.push(e));
+      store.on('pending', ({ pending }) => events.push(`pending ${pending}`));
+      store.on('drained', () => events.push('drained'));
       const keyv = new Keyv({ store, namespace: 'pending' });
       try {
         await keyv.set('k', 'v', { dependsOn: ['t'] });
         server.freeze();
+        await store.invalidate('t').then(() => expect.fail('invalidate should reject'), () => undefined);
+        await store.invalidate('u').then(() => expect.fail('invalidate should reject'), () => undefined);
+        expect(events).to.deep.equal(['pending 1']);
+        const reported = errors.length;
+        for (let i = 0; i < 3; i++) expect(await getOrSet(keyv, 'k', () => 'fresh', { dependsOn: ['t'] })).to.equal('fresh');
+        expect(errors.slice(reported).map((e) => e.message)).to.deep.equal([]);
+        server.thaw();
+        await eventually(async () => {
+          await store.flushInvalidations();
+          return events.includes('drained');
+        });
+        expect(events).to.deep.equal(['pending 1', 'drained']);
+        expect(await getOrSet(keyv, 'k', () => 'cached', { dependsOn: ['t'] })).to.equal('cached');
+        expect(await keyv.get('k')).to.equal('cached');
+
+        server.freeze();
         await store.invalidate('t').catch(() => undefined);
-        expect(store.pendingInvalidations).to.equal(1);
-        expect(await getOrSet(keyv, 'k', () => 'fresh', { dependsOn: ['t'] })).to.equal('fresh');
-        const stale = errors.find((e) => e instanceof StaleCaptureError) as StaleCaptureError | undefined;
-        expect(stale, errors.map((e) => e.message).join('\n')).to.not.equal(undefined);
-        expect([stale!.namespace, stale!.pending]).to.deep.equal(['pending', 1]);
+        expect(events).to.deep.equal(['pending 1', 'drained', 'pending 1']);
       } finally {
         await store.disconnect();
         server.thaw();
       }
-      await eventually(() => errors.some((e) => e instanceof InvalidationsDroppedError));
-      expect((errors.find((e) => e instanceof InvalidationsDroppedError) as InvalidationsDroppedError).count).to.equal(1);
+      const dropped = errors.filter((e) => e instanceof InvalidationsDroppedError) as InvalidationsDroppedError[];
+      expect(dropped.map((e) => e.count)).to.deep.equal([1]);
+    });
+
+    it('the capture path refuses with StaleCaptureError while invalidations of the namespace wait', async () => {
+      server = await PrivateRedis.start();
+      const store = new CleverStore(server.url, { sweepInterval: 0, commandTimeout: 200, namespace: 'stale' });
+      store.on('error', () => undefined);
+      try {
+        server.freeze();
+        await store.invalidate('t').catch(() => undefined);
+        const error = await thrown(() => internalsOf(store)!.capture('k', { tags: [], schemes: [] }));
+        expect(error).to.be.instanceOf(StaleCaptureError);
+        expect([(error as StaleCaptureError).namespace, (error as StaleCaptureError).pending]).to.deep.equal(['stale', 1]);
+      } finally {
+        server.thaw();
+        await store.disconnect();
+      }
     });
   });
 });

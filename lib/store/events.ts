@@ -1,4 +1,5 @@
 /** What a store reports: its events and its activity counters. */
+import type { Dependency } from '../dependencies.js';
 
 /** Counters of a store's activity since it was created. */
 export interface CleverStoreStats {
@@ -20,11 +21,20 @@ export interface CleverStoreStats {
 
 export const newStats = (): CleverStoreStats => ({ hits: 0, misses: 0, sets: 0, refusedStale: 0, lockWaits: 0, invalidations: 0, invalidated: 0 });
 
+/** An invalidation that ran: the same shape on every backend. */
 export interface InvalidateEvent {
-  /** the tags invalidated as given (row changes expand to more tags inside the backend) */
-  tags: string[];
+  /** the dependencies given to `store.invalidate()`, as given (empty for the Sequelize hooks' row changes) */
+  dependencies: readonly Dependency[];
+  /** the tables invalidated whole or through changed rows (the Sequelize hooks, a model given), each once */
+  tables: string[];
   /** entries removed */
   removed: number;
+}
+
+/** Invalidations failed and wait for Redis: reads of their namespaces miss until `'drained'`. */
+export interface PendingEvent {
+  /** invalidations (or namespaces to clear) waiting */
+  pending: number;
 }
 
 export interface CleverStoreEvents {
@@ -32,4 +42,8 @@ export interface CleverStoreEvents {
   error: [Error];
   /** an invalidation that ran */
   invalidate: [InvalidateEvent];
+  /** the first invalidation failed and was queued for retry (once, until the queue drains) */
+  pending: [PendingEvent];
+  /** every queued invalidation has run: reads are served from the cache again */
+  drained: [];
 }

@@ -86,6 +86,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
       run: (ns, request) => this.#backend.invalidate(ns, request),
       clear: (ns) => this.#backend.clear(ns),
       report: (error) => this.#emitError(error),
+      onPending: (pending) => this.emit('pending', { pending }),
+      onDrained: () => this.emit('drained'),
     });
     if (opts.sweepInterval > 0) {
       this.#sweepTimer = setInterval(() => { this.sweep().catch(() => undefined); }, opts.sweepInterval);
@@ -211,7 +213,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
    * retried meanwhile, and reads of the namespace miss until it has run).
    */
   async invalidate(...deps: Dependency[]): Promise<number> {
-    return this.#invalidateRequest(compileInvalidation(deps));
+    return this.#invalidateRequest(compileInvalidation(deps), deps);
   }
 
   /** Invalidations that failed and wait for Redis to answer again. */
@@ -266,12 +268,12 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
         await this.#backend.unlock(ns, localKey(key, ns), token);
       },
       countLockWait: () => { this.stats.lockWaits++; },
-      invalidateRequest: (request) => this.#invalidateRequest(request),
-      invalidateOrQueue: (request) => this.#invalidateRequest(request).catch(() => 0),
+      invalidateRequest: (request) => this.#invalidateRequest(request, []),
+      invalidateOrQueue: (request) => this.#invalidateRequest(request, []).catch(() => 0),
     };
   }
 
-  async #invalidateRequest(request: Invalidation): Promise<number> {
+  async #invalidateRequest(request: Invalidation, dependencies: readonly Dependency[]): Promise<number> {
     const ns = this.#ns();
     if (request.tags.length === 0 && request.rows.length === 0) return 0;
     try {
@@ -283,7 +285,10 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
       }
       this.stats.invalidations++;
       this.stats.invalidated += removed;
-      if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { tags, removed });
+      if (this.listenerCount('invalidate') > 0) {
+        const tables = [...new Set(request.rows.map((r) => r.table))];
+        this.emit('invalidate', { dependencies: dependencies.slice(), tables, removed });
+      }
       return removed;
     } catch (error) {
       const err = asError(error);

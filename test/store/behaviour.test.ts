@@ -262,12 +262,23 @@ for (const backend of backends) {
       expect(await keyv.get('x2')).to.equal(2);
     });
 
-    it("emits 'invalidate' with the tags and the number removed", async () => {
+    it("emits 'invalidate' with the dependencies as given and the number removed, alike on every backend", async () => {
       const events: InvalidateEvent[] = [];
       store.on('invalidate', (e) => events.push(e));
       await keyv.set('e', 1, { dependsOn: ['ev'] });
+      await keyv.set('r', 1, { dependsOn: [matching('posts', { authorId: 7 })] });
+      await keyv.set('t', 1, { dependsOn: [matching('tags', { id: 1 })] });
       await store.invalidate('ev');
-      expect(events).to.deep.equal([{ tags: ['u:ev'], removed: 1 }]);
+      const byAuthor = matching('posts', { authorId: 7 });
+      await store.invalidate(byAuthor, 'nothing');
+      await store.invalidate(matching('tags'));
+      await internalsOf(store)!.invalidateRequest({ tags: [], rows: [{ table: 'posts', values: { id: 'n1' } }, { table: 'posts', values: {} }] });
+      expect(events).to.deep.equal([
+        { dependencies: ['ev'], tables: [], removed: 1 },
+        { dependencies: [byAuthor, 'nothing'], tables: [], removed: 1 },
+        { dependencies: [matching('tags')], tables: ['tags'], removed: 1 },
+        { dependencies: [], tables: ['posts'], removed: 0 },
+      ]);
     });
 
     it('works without Keyv, in its own namespace', async () => {
