@@ -67,6 +67,12 @@ export interface StoreOwnOptions {
   /** SCAN COUNT hint for clear, iterator and sweep (default 1000) */
   scanCount?: number;
   /**
+   * most dependencies one entry may have (default 1000): a write with more is refused with an
+   * InvalidOptionError before anything is written (its index work would block Redis for every
+   * other client)
+   */
+  maxDependencies?: number;
+  /**
    * failed invalidations kept for retry (default 1000); beyond it they are widened to whole tables,
    * and if that is still too much the namespace is cleared when Redis answers again
    */
@@ -128,6 +134,7 @@ const SPEC = {
   sweepInterval: { check: nonNegativeInteger, default: 60_000 },
   scanCount: { check: positiveInteger, default: 1000 },
   retryQueueSize: { check: positiveInteger, default: 1000 },
+  maxDependencies: { check: positiveInteger, default: 1000 },
 } satisfies { [K in keyof StoreOwnOptions]-?: { check: Check<unknown>; default?: unknown } };
 
 type Spec = typeof SPEC;

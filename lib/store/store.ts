@@ -11,7 +11,7 @@ import { checkEviction, openClient, whenReady } from './client.js';
 import { newStats, type CleverStoreEvents, type CleverStoreStats } from './events.js';
 import { INTERNAL, type StoreInternals } from './internal.js';
 import { resolveOptions, type CleverStoreOptions } from './options.js';
-import { localKey, localKeys, prepareWrite, type CleverSetOptions } from './writes.js';
+import { localKey, localKeys, prepareWrite, type CleverSetOptions, type WriteLimits } from './writes.js';
 
 const log = logger('store');
 
@@ -34,6 +34,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
   namespace: string | undefined;
   throwOnErrors: boolean;
   readonly defaultTtl: number | undefined;
+  readonly #limits: WriteLimits;
   /** activity counters (see CleverStoreStats) */
   readonly stats: CleverStoreStats = newStats();
   readonly #backend: Backend;
@@ -49,6 +50,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
     super();
     const opts = resolveOptions(urlOrOptions, options);
     this.defaultTtl = opts.defaultTtl;
+    this.#limits = { defaultTtl: opts.defaultTtl, maxDependencies: opts.maxDependencies };
     this.namespace = opts.namespace;
     this.throwOnErrors = opts.throwOnErrors;
     if (opts.memory) {
@@ -156,7 +158,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
    */
   async set(key: string, value: string, ttl?: number | CleverSetOptions): Promise<boolean> {
     const ns = this.#ns();
-    const entry = prepareWrite(ns, key, value, ttl, this.defaultTtl);
+    const entry = prepareWrite(ns, key, value, ttl, this.#limits);
     return this.#run(async () => (await this.#write(ns, [entry]))[0]!, false);
   }
 
@@ -166,7 +168,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
     const ns = this.#ns();
     const prepared = entries.map((e, i) => {
       if (e === null || typeof e !== 'object') throw new InvalidOptionError(`entries[${i}]`, e, `CleverStore: setMany entry ${i} is ${describe(e)}, expected { key, value, ttl }`);
-      return prepareWrite(ns, e.key, e.value, e.ttl, this.defaultTtl);
+      return prepareWrite(ns, e.key, e.value, e.ttl, this.#limits);
     });
     if (prepared.length === 0) return [];
     return this.#run(() => this.#write(ns, prepared), prepared.map(() => false));

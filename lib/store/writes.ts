@@ -44,8 +44,14 @@ export function localKeys(keys: unknown, ns: string): string[] {
   return keys.map((k) => localKey(k, ns));
 }
 
+/** The store's settings a write is checked against. */
+export interface WriteLimits {
+  defaultTtl: number | undefined;
+  maxDependencies: number;
+}
+
 /** Validates one write and compiles its dependencies; throws a TypeError before anything is written. */
-export function prepareWrite(ns: string, key: unknown, value: unknown, ttlOrOptions: unknown, defaultTtl: number | undefined): WriteEntry {
+export function prepareWrite(ns: string, key: unknown, value: unknown, ttlOrOptions: unknown, { defaultTtl, maxDependencies }: WriteLimits): WriteEntry {
   const local = localKey(key, ns);
   if (typeof value !== 'string') {
     throw new InvalidOptionError('value', value, `CleverStore: value for key ${describe(key)} must be a string (Keyv serializes values before they reach the store), got ${describe(value)}`);
@@ -70,6 +76,10 @@ export function prepareWrite(ns: string, key: unknown, value: unknown, ttlOrOpti
     ttl = checkTtl(ttlOrOptions, () => `ttl for key ${describe(key)}`);
   }
   const scoped = currentDependencies();
+  const count = dependsOn.length + (scoped?.length ?? 0);
+  if (count > maxDependencies) {
+    throw new InvalidOptionError('dependsOn', dependsOn, `CleverStore: key ${describe(key)} has ${count} dependencies, more than maxDependencies (${maxDependencies}); depend on a coarser one (the model, a tag) or raise maxDependencies`);
+  }
   const deps = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, scoped ? 'withDependencies() + dependsOn' : 'dependsOn');
   const readThrough = (ttlOrOptions as { [READ_THROUGH]?: ReadThroughWrite } | undefined)?.[READ_THROUGH];
   return { key: local, value, ttl, deps, guards: readThrough?.guards, unlock: readThrough?.unlock };
