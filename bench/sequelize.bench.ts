@@ -15,10 +15,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import Keyv from 'keyv';
-import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
+import { DataTypes, type Model, type ModelStatic } from 'sequelize';
 import { CleverStore, matching } from '../lib/index.js';
 import { registerSequelizeHooks, related, type SequelizeHooks, type SequelizeHooksOptions } from '../lib/sequelize/index.js';
-import { PG_URL } from '../test/support/services.js';
+import { closeSequelize, openSequelize } from '../test/support/sequelize.js';
 import { REDIS_URL, alternate, median, percentile, printTable, ratio, type Cell } from './common.js';
 
 const ROUNDS = 30; // alternating rounds per side (short rounds: bursty background load hits both sides alike)
@@ -42,10 +42,7 @@ async function sequential(op: Op, ms: number, start: number): Promise<number[]> 
 }
 
 export default async function run(): Promise<void> {
-  const schema = `kc_bench_${process.pid}_${Date.now().toString(36)}`;
-  const admin = new Sequelize(PG_URL, { logging: false });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  const sequelize = new Sequelize(PG_URL, { logging: false, pool: { max: 5 }, dialectOptions: { options: `-c search_path=${schema}` } });
+  const sequelize = await openSequelize('postgres');
   const store = new CleverStore(REDIS_URL, { sweepInterval: 0 });
   const keyv = new Keyv({ store, namespace: `bench-sequelize-${process.pid}` });
   let hooks: SequelizeHooks | undefined;
@@ -144,8 +141,6 @@ export default async function run(): Promise<void> {
     hooks?.unregister();
     await keyv.clear().catch(() => undefined);
     await store.disconnect();
-    await sequelize.close();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.close();
+    await closeSequelize(sequelize);
   }
 }
