@@ -211,11 +211,18 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
    * Removes every entry that depends on any of `deps` and resolves to the number removed.
    * A string is a tag; `matching(table, where)` that conjunction (and the whole-table entries);
    * `matching(table)` or a model everything on that table; an instance its row's conjunctions.
+   * An array among the arguments counts as its elements, so any number of dependencies can be
+   * given without spreading them (`store.invalidate(tags)`).
    * Rejects if the backend fails: a lost invalidation must not pass unnoticed (it is queued and
    * retried meanwhile, and reads of the namespace miss until it has run).
    */
-  async invalidate(...deps: Dependency[]): Promise<number> {
-    return this.#invalidateRequest(compileInvalidation(deps), deps);
+  async invalidate(...deps: Array<Dependency | readonly Dependency[]>): Promise<number> {
+    const flat: Dependency[] = [];
+    for (const dep of deps) {
+      if (Array.isArray(dep)) for (const inner of dep as readonly Dependency[]) flat.push(inner);
+      else flat.push(dep as Dependency);
+    }
+    return this.#invalidateRequest(compileInvalidation(flat), flat);
   }
 
   /** Invalidations that failed and wait for Redis to answer again. */
