@@ -182,7 +182,7 @@ matrix('instance destroy and restore', (env) => {
 
   it('a hard destroy of a parent invalidates the children the database sets to NULL', async () => {
     const { Post, Tag } = env.models;
-    const { a1, a2, p2 } = await seed(env);
+    const { a1, p2 } = await seed(env);
     await env.cache({ a1posts: [related(a1, 'posts')], p2: [p2], orphans: [matching(Post, { authorId: null })], tags: [Tag] });
     await a1.destroy();
     const orphan = await Post.findOne({ where: { title: 'p1' } });
