@@ -23,9 +23,7 @@ import { describe, isSequelize, type HookOptions, type InstanceLike } from './mo
 import { resolveHooksOptions, type SequelizeHooksOptions } from './options.js';
 import { trackRegistration } from './registrations.js';
 import { afterBulkCreate, beforeBulkCreate } from './write-paths/bulk-create.js';
-import {
-  afterBulkDestroy, afterBulkRestore, afterBulkUpdate, beforeBulkDestroy, beforeBulkRestore, beforeBulkUpdate,
-} from './write-paths/bulk.js';
+import { afterBulkDestroy, afterBulkRestore, afterBulkUpdate, beforeBulk } from './write-paths/bulk.js';
 import { WriteContext } from './write-paths/context.js';
 import { afterCreate, afterDestroyOrRestore, afterUpdate, beforeDestroyOrRestore, beforeUpdate } from './write-paths/instance.js';
 import { afterQuery } from './write-paths/safety-net.js';
@@ -57,11 +55,11 @@ function hookTable(ctx: WriteContext): Record<string, Hook> {
     afterRestore: g((i: InstanceLike, o: HookOptions) => afterDestroyOrRestore(ctx, i, o, 'restore')),
     beforeBulkCreate: g((i: InstanceLike[], o: HookOptions) => beforeBulkCreate(ctx, i, o)),
     afterBulkCreate: g((i: InstanceLike[], o: HookOptions) => afterBulkCreate(ctx, i, o)),
-    beforeBulkUpdate: g((o: HookOptions) => beforeBulkUpdate(ctx, o)),
+    beforeBulkUpdate: g((o: HookOptions) => beforeBulk(ctx, o, 'update')),
     afterBulkUpdate: g((o: HookOptions) => afterBulkUpdate(ctx, o)),
-    beforeBulkDestroy: g((o: HookOptions) => beforeBulkDestroy(ctx, o)),
+    beforeBulkDestroy: g((o: HookOptions) => beforeBulk(ctx, o, 'destroy')),
     afterBulkDestroy: g((o: HookOptions) => afterBulkDestroy(ctx, o)),
-    beforeBulkRestore: g((o: HookOptions) => beforeBulkRestore(ctx, o)),
+    beforeBulkRestore: g((o: HookOptions) => beforeBulk(ctx, o, 'restore')),
     afterBulkRestore: g((o: HookOptions) => afterBulkRestore(ctx, o)),
     beforeUpsert: g((v: Record<string, unknown>, o: HookOptions) => beforeUpsert(ctx, v, o)),
     afterUpsert: g((r: unknown, o: HookOptions) => afterUpsert(ctx, r, o)),

@@ -12,12 +12,21 @@ import { prequery } from '../prequery.js';
 import { assigned, whereEqualities } from '../where.js';
 import type { WriteContext } from './context.js';
 
-/** @internal */
-export async function beforeBulkUpdate(ctx: WriteContext, options: HookOptions): Promise<void> {
+/**
+ * The before hook of Model.update / destroy / restore: pre-queries the rows the where matches.
+ * @internal
+ */
+export async function beforeBulk(ctx: WriteContext, options: HookOptions, kind: 'update' | 'destroy' | 'restore'): Promise<void> {
   const state = ctx.beginBulk(options);
   if (!state || state.skip) return;
-  // options.where already carries the scope and the paranoid clause (Model.update adds them first).
-  await prequery(ctx, state, options.where, options, false);
+  if (kind === 'destroy' && options.truncate) {
+    state.whole = true;
+    return;
+  }
+  // options.where already carries the scope and the paranoid clause (Model.update adds them
+  // first). A soft delete only touches rows not deleted yet; findAll's paranoid clause says that.
+  const soft = kind === 'destroy' && Boolean(state.model._timestampAttributes?.deletedAt) && !options.force;
+  await prequery(ctx, state, options.where, options, soft);
 }
 
 /** @internal */
@@ -41,19 +50,6 @@ export async function afterBulkUpdate(ctx: WriteContext, options: HookOptions): 
     pairs.push([old, after]);
   }
   await ctx.record({ tables: ctx.updateCascades(meta, pairs), images }, options);
-}
-
-/** @internal */
-export async function beforeBulkDestroy(ctx: WriteContext, options: HookOptions): Promise<void> {
-  const state = ctx.beginBulk(options);
-  if (!state || state.skip) return;
-  if (options.truncate) {
-    state.whole = true;
-    return;
-  }
-  const soft = Boolean(state.model._timestampAttributes?.deletedAt) && !options.force;
-  // A soft delete only touches rows not deleted yet; findAll's paranoid clause says exactly that.
-  await prequery(ctx, state, options.where, options, soft);
 }
 
 /** @internal */
@@ -81,13 +77,6 @@ export async function afterBulkDestroy(ctx: WriteContext, options: HookOptions):
     }
   }
   await ctx.record({ tables: cascade, images }, options);
-}
-
-/** @internal */
-export async function beforeBulkRestore(ctx: WriteContext, options: HookOptions): Promise<void> {
-  const state = ctx.beginBulk(options);
-  if (!state || state.skip) return;
-  await prequery(ctx, state, options.where, options, false);
 }
 
 /** @internal */
