@@ -1,7 +1,6 @@
 /**
  * The options of registerSequelizeHooks: their types, defaults and checks, each written once; the
  * list of known option names comes from the same definition.
- * @internal
  */
 import { InvalidOptionError } from '../errors.js';
 import { describe } from './model.js';
