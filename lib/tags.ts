@@ -128,7 +128,8 @@ export function conjunctionTag(table: string, fields: readonly string[], values:
  * conjunction built from each row image (old and new values). A row image that lacks a field of
  * some scheme cannot be matched exactly, so the change falls back to every entry of that scheme;
  * a row image with no values at all is a change to the whole table.
- * This mirrors lua/invalidate.lua for the memory backend.
+ * The memory backend and the Sequelize collector (`touches`) use this rule; lua/invalidate.lua
+ * mirrors it for Redis, and test/properties.test.ts checks that they agree.
  */
 export function rowChangeTags(table: string, rows: ReadonlyArray<Record<string, string>>, schemes: Iterable<string>): string[] {
   const tags = new Set<string>([tableTag(table)]);

@@ -33,6 +33,7 @@ export class WriteContext {
   readonly covered = new WeakSet<object>();
   /** instance -> its values before a destroy/restore/row-by-row update */
   readonly snapshots = new WeakMap<object, Record<string, unknown>>();
+  /** a bulk write's options object -> what its before hook found */
   readonly bulk = new WeakMap<object, BulkState>();
   /** flushes a collector after its root transaction committed; never rejects */
   private readonly flushAfterCommit = this.guard((collector: Collector) => this.flush(collector));
