@@ -26,11 +26,42 @@ export function unescape(text: string): string {
   return text.replace(/%(25|7C|3D|26)/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/**
+ * A tag taken apart: its kind, its table (unescaped) and, for scheme and conjunction tags, the
+ * scheme, its fields (escaped, as in the tag) and the conjunction's encoded values.
+ */
+export type ParsedTag =
+  | { kind: 'user'; name: string }
+  | { kind: 'table'; table: string }
+  | { kind: 'scheme'; table: string; scheme: string; fields: string[] }
+  | { kind: 'conjunction'; table: string; scheme: string; fields: string[]; values: string[] };
+
+/** Parses a tag built by this module; undefined for anything else. */
+export function parseTag(tag: string): ParsedTag | undefined {
+  const prefix = tag.slice(0, 2);
+  if (prefix === 'u:') return { kind: 'user', name: tag.slice(2) };
+  if (prefix === 't:') return { kind: 'table', table: unescape(tag.slice(2)) };
+  if (prefix !== 'a:' && prefix !== 'c:') return undefined;
+  const bar = tag.indexOf('|');
+  if (bar < 0) return undefined;
+  const table = unescape(tag.slice(2, bar));
+  const rest = tag.slice(bar + 1);
+  if (prefix === 'a:') return { kind: 'scheme', table, scheme: rest, fields: rest.split('&') };
+  const fields: string[] = [];
+  const values: string[] = [];
+  for (const pair of rest.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) return undefined;
+    fields.push(pair.slice(0, eq));
+    values.push(pair.slice(eq + 1));
+  }
+  return { kind: 'conjunction', table, scheme: schemeOf(fields), fields, values };
+}
+
 /** The table a table, scheme or conjunction tag belongs to; undefined for user tags. */
 export function tableOfTag(tag: string): string | undefined {
-  if (tag.startsWith('t:')) return unescape(tag.slice(2));
-  if (tag.startsWith('c:') || tag.startsWith('a:')) return unescape(tag.slice(2, tag.indexOf('|')));
-  return undefined;
+  const parsed = parseTag(tag);
+  return parsed && parsed.kind !== 'user' ? parsed.table : undefined;
 }
 export const tableTag = (table: string): string => `t:${escape(table)}`;
 /** Entries whose conjunction on `table` uses `scheme`: what a change with unknown values must reach. */
@@ -97,7 +128,8 @@ export function conjunctionTag(table: string, fields: readonly string[], values:
  * conjunction built from each row image (old and new values). A row image that lacks a field of
  * some scheme cannot be matched exactly, so the change falls back to every entry of that scheme;
  * a row image with no values at all is a change to the whole table.
- * This mirrors lua/invalidate.lua for the memory backend.
+ * The memory backend and the Sequelize collector (`touches`) use this rule; lua/invalidate.lua
+ * mirrors it for Redis, and test/properties.test.ts checks that they agree.
  */
 export function rowChangeTags(table: string, rows: ReadonlyArray<Record<string, string>>, schemes: Iterable<string>): string[] {
   const tags = new Set<string>([tableTag(table)]);

@@ -5,8 +5,9 @@
  * @module
  */
 export { related, Related } from './kind.js';
-export { registerSequelizeHooks, tablesWrittenIn } from './hooks.js';
-export type { SequelizeHooks, SequelizeHooksOptions } from './hooks.js';
+export { registerSequelizeHooks } from './register.js';
+export type { SequelizeHooks, SequelizeHooksOptions } from './register.js';
+export { tablesWrittenIn } from './transactions.js';
 export { tableOf } from './model.js';
 export { matching } from '../dependencies.js';
 export type { AssociationLike, AttributeLike, InstanceLike, ModelLike, SequelizeLike } from './model.js';

@@ -4,75 +4,33 @@
  * 'sequelize' (models are recognised by shape), so the package works without it installed.
  */
 import { Matching, registerDependencyKind, type RowImage } from '../dependencies.js';
-import {
-  canonicalWhere, describe, isInstance, isModel, metaOf, modelName, primaryKeyOf, rowImage,
-  type AssociationLike, type InstanceLike, type ModelLike, type ModelMeta, type SequelizeLike,
-} from './model.js';
-
-/* ------------------------------------------------------------------------------------------ */
-/* Which Sequelize instances have hooks registered (and with which stores)                    */
-/* ------------------------------------------------------------------------------------------ */
-
-const registered = new Map<SequelizeLike, Map<object, number>>();
-
-/** @internal called by registerSequelizeHooks / unregister */
-export function trackRegistration(sequelize: SequelizeLike, store: object, delta: 1 | -1): void {
-  let stores = registered.get(sequelize);
-  if (!stores) registered.set(sequelize, (stores = new Map()));
-  const count = (stores.get(store) ?? 0) + delta;
-  if (count > 0) stores.set(store, count);
-  else stores.delete(store);
-  if (stores.size === 0) registered.delete(sequelize);
-}
-
-/** @internal the Sequelize instances with at least one live registration */
-export function registeredSequelizes(): SequelizeLike[] {
-  return [...registered.keys()];
-}
-
-/**
- * A dependency on a model whose Sequelize instance has no hooks registered would never be
- * invalidated by writes, while other instances are hooked: almost certainly a mistake (two
- * `new Sequelize()` in one app, a model imported from the wrong module). Reject it clearly.
- * With no registration at all (manual invalidation only, or before start-up finished) any model
- * is accepted. When the core passes the store (`context.store`), the check is per store.
- */
-function checkRegistered(model: ModelLike, value: unknown, label: string, context?: { store?: unknown }): void {
-  if (registered.size === 0) return;
-  const stores = model.sequelize ? registered.get(model.sequelize) : undefined;
-  const store = context?.store;
-  if (store === undefined || store === null) {
-    if (stores) return;
-  } else {
-    if (stores?.has(store as object)) return;
-    // A store no Sequelize instance is registered with is used for manual invalidation only.
-    if (![...registered.values()].some((s) => s.has(store as object))) return;
-  }
-  const where = stores ? 'is registered with a different store' : 'has no registerSequelizeHooks() registration';
-  throw new TypeError(`${label}: ${describe(value)} belongs to a Sequelize instance that ${where}, so writes to ${modelName(model)} would never invalidate this entry; register that instance (registerSequelizeHooks(sequelize, keyv)) or use the models of the registered one`);
-}
+import { BadDependencyError } from '../errors.js';
+import { canonicalWhere, metaOf, primaryKeyOf, rowImage, valuesBefore, type ModelMeta } from './meta.js';
+import { describe, isInstance, isModel, modelName, type AssociationLike, type InstanceLike, type ModelLike } from './model.js';
+import { checkRegistered } from './registrations.js';
+import { isPlain } from './where.js';
 
 /* ------------------------------------------------------------------------------------------ */
 /* Building blocks                                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
-/** `matching(Model, where)` in canonical form (attribute names, normalized values). */
+/** @internal `matching(Model, where)` in canonical form (attribute names, normalized values). */
 export function modelMatching(model: ModelLike, where: Record<string, unknown>, label = `matching(${modelName(model)})`): Matching {
   const meta = metaOf(model);
   return new Matching(meta.table, canonicalWhere(meta, where, label));
 }
 
-/** The equality conjunction on an instance's primary key; TypeError for an unsaved instance. */
+/** @internal The equality conjunction on an instance's primary key; BadDependencyError for an unsaved instance. */
 export function instanceMatching(instance: InstanceLike, label: string): Matching {
   const model = instance.constructor;
   const meta = metaOf(model);
   if (meta.primaryKey.length === 0) {
-    throw new TypeError(`${label}: model ${modelName(model)} has no primary key, so an instance cannot be a dependency; use matching(${modelName(model)}, { … }) instead`);
+    throw new BadDependencyError(label, instance, `${label}: model ${modelName(model)} has no primary key, so an instance cannot be a dependency; use matching(${modelName(model)}, { … }) instead`);
   }
   const pk = primaryKeyOf(instance, meta);
   for (const [attribute, value] of Object.entries(pk)) {
     if (value === undefined || value === null) {
-      throw new TypeError(`${label}: ${describe(instance)} has no value for primary key '${attribute}' (unsaved instance?); save it first or depend on the model ${modelName(model)}`);
+      throw new BadDependencyError(label, instance, `${label}: ${describe(instance)} has no value for primary key '${attribute}' (unsaved instance?); save it first or depend on the model ${modelName(model)}`);
     }
   }
   return new Matching(meta.table, canonicalWhere(meta, pk, label));
@@ -85,7 +43,7 @@ function equalityScope(meta: ModelMeta, scope: Record<string, unknown> | undefin
   for (const [key, value] of Object.entries(scope)) {
     const column = meta.columns.get(key);
     if (!column?.norm) continue;
-    if (value === null || ['string', 'number', 'bigint', 'boolean'].includes(typeof value) || value instanceof Date) out[key] = value;
+    if (isPlain(value)) out[key] = value;
   }
   return out;
 }
@@ -119,7 +77,7 @@ export class Related {
     const keyOf = (attribute: string, role: string) => {
       const value = instance.get(attribute, { raw: true });
       if (value === undefined || value === null) {
-        throw new TypeError(`${label}: ${describe(instance)} has no value for ${role} '${attribute}' (unsaved instance?); save it first`);
+        throw new BadDependencyError(label, instance, `${label}: ${describe(instance)} has no value for ${role} '${attribute}' (unsaved instance?); save it first`);
       }
       return value;
     };
@@ -148,7 +106,7 @@ export class Related {
         return out;
       }
       default:
-        throw new TypeError(`${label}: association type ${a.associationType} is not supported`);
+        throw new BadDependencyError(label, a.associationType, `${label}: association type ${a.associationType} is not supported`);
     }
   }
 }
@@ -167,20 +125,20 @@ export class Related {
  */
 export function related(instance: object, alias: string): Related {
   if (!isInstance(instance)) {
-    throw new TypeError(`related(): the first argument must be a Sequelize model instance, got ${describe(instance)}`);
+    throw new BadDependencyError('related()', instance, `related(): the first argument must be a Sequelize model instance, got ${describe(instance)}`);
   }
   const model = instance.constructor;
   if (typeof alias !== 'string' || alias === '') {
-    throw new TypeError(`related(${modelName(model)}): the alias must be a non-empty string, got ${describe(alias)}`);
+    throw new BadDependencyError(`related(${modelName(model)})`, alias, `related(${modelName(model)}): the alias must be a non-empty string, got ${describe(alias)}`);
   }
   const associations = model.associations ?? {};
   const association = Object.prototype.hasOwnProperty.call(associations, alias) ? associations[alias] : undefined;
   if (!association) {
     const known = Object.keys(associations);
-    throw new TypeError(`related(${modelName(model)}, ${describe(alias)}): ${modelName(model)} has no association with that alias (${known.length ? `known: ${known.join(', ')}` : 'it has no associations'})`);
+    throw new BadDependencyError(`related(${modelName(model)}, ${describe(alias)})`, alias, `related(${modelName(model)}, ${describe(alias)}): ${modelName(model)} has no association with that alias (${known.length ? `known: ${known.join(', ')}` : 'it has no associations'})`);
   }
   if (!ASSOCIATION_TYPES.has(association.associationType)) {
-    throw new TypeError(`related(${modelName(model)}, '${alias}'): association type ${association.associationType} is not supported`);
+    throw new BadDependencyError(`related(${modelName(model)}, '${alias}')`, association.associationType, `related(${modelName(model)}, '${alias}'): association type ${association.associationType} is not supported`);
   }
   const result = new Related(instance, alias, association);
   result.conjunctions(); // reject an unsaved instance now, not at the first write
@@ -191,11 +149,11 @@ export function related(instance: object, alias: string): Related {
 /* Row images of an instance (store.invalidate(instance))                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/** The stored (previous) and current images of an instance's row, distinct. */
+/** @internal The stored (previous) and current images of an instance's row, distinct. */
 export function instanceImages(instance: InstanceLike): RowImage[] {
   const meta = metaOf(instance.constructor);
   const current = rowImage(meta, instance.dataValues);
-  const previous = instance._previousDataValues ? rowImage(meta, { ...instance.dataValues, ...instance._previousDataValues }) : undefined;
+  const previous = instance._previousDataValues ? rowImage(meta, valuesBefore(instance)) : undefined;
   return previous ? [previous, current] : [current];
 }
 

@@ -7,6 +7,7 @@
  * manual `store.invalidate(...)`.
  */
 
+/** @internal */
 export interface WrittenTable {
   /** unquoted name: `table` or `schema.table` */
   name: string;
@@ -42,7 +43,7 @@ function splitName(name: string): string[] {
   return parts;
 }
 
-/** Quick check: can this SQL write at all? (Cheap enough to run on every query.) */
+/** @internal Quick check: can this SQL write at all? (Cheap enough to run on every query.) */
 export function mayWrite(sql: string): boolean {
   const leader = LEADER.exec(sql)?.[1]?.toUpperCase();
   if (leader !== undefined && WRITE_LEADERS.has(leader)) return true;
@@ -53,7 +54,7 @@ export function mayWrite(sql: string): boolean {
   });
 }
 
-/** The tables `sql` writes to, as far as its statements' leading keywords and targets tell. */
+/** @internal The tables `sql` writes to, as far as its statements' leading keywords and targets tell. */
 export function writtenTables(sql: string): WrittenTable[] {
   if (typeof sql !== 'string' || !mayWrite(sql)) return [];
   const out: WrittenTable[] = [];

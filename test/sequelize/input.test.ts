@@ -1,16 +1,17 @@
 /**
- * Bad Sequelize dependencies are rejected with a TypeError naming the model and the value, before
+ * Bad Sequelize dependencies are rejected with a BadDependencyError (a TypeError) naming the model
+ * and the value, bad arguments of registerSequelizeHooks with an InvalidOptionError, before
  * anything is written; the cache keeps working afterwards.
  */
 import { expect } from 'chai';
 import { Op } from 'sequelize';
-import { CleverStore, matching, withDependencies } from '../../lib/index.js';
+import { BadDependencyError, CleverStore, InvalidOptionError, matching, withDependencies } from '../../lib/index.js';
 import { registerSequelizeHooks, related } from '../../lib/sequelize/index.js';
 import { matrix, seed } from './support.js';
 
 matrix('bad Sequelize input', (env) => {
-  /** Expects `fn` to throw (or reject with) a TypeError whose message matches every pattern. */
-  async function rejects(fn: () => unknown, ...patterns: RegExp[]): Promise<void> {
+  /** Expects `fn` to throw (or reject with) a TypeError of class `type` whose message matches every pattern. */
+  async function rejects(type: typeof BadDependencyError | typeof InvalidOptionError, fn: () => unknown, ...patterns: RegExp[]): Promise<void> {
     let error: unknown;
     try {
       await fn();
@@ -18,6 +19,7 @@ matrix('bad Sequelize input', (env) => {
       error = e;
     }
     expect(error, 'expected a TypeError').to.be.instanceOf(TypeError);
+    expect(error, `expected a ${type.name}`).to.be.instanceOf(type);
     for (const pattern of patterns) expect((error as Error).message).to.match(pattern);
   }
 
@@ -36,10 +38,10 @@ matrix('bad Sequelize input', (env) => {
     const { Post, Author } = env.models;
     await seed(env);
     const unsaved = Post.build({ title: 'draft' });
-    await rejects(() => env.store.set('bad', '"v"', { dependsOn: [unsaved] }), /Post instance/, /primary key 'id'/, /unsaved/);
-    await rejects(() => related(Author.build({ name: 'x' }), 'posts'), /related\(Author, 'posts'\)/, /Author instance/, /source key 'id'/);
-    await rejects(() => env.store.invalidate(unsaved), /Post instance/, /unsaved/);
-    await rejects(() => withDependencies([unsaved], () => 1), /Post instance/);
+    await rejects(BadDependencyError, () => env.store.set('bad', '"v"', { dependsOn: [unsaved] }), /Post instance/, /primary key 'id'/, /unsaved/);
+    await rejects(BadDependencyError, () => related(Author.build({ name: 'x' }), 'posts'), /related\(Author, 'posts'\)/, /Author instance/, /source key 'id'/);
+    await rejects(BadDependencyError, () => env.store.invalidate(unsaved), /Post instance/, /unsaved/);
+    await rejects(BadDependencyError, () => withDependencies([unsaved], () => 1), /Post instance/);
     const keyvErrors: Error[] = [];
     const onError = (error: Error) => keyvErrors.push(error);
     env.keyv.on('error', onError);
@@ -54,23 +56,23 @@ matrix('bad Sequelize input', (env) => {
 
   it('an unknown association alias', async () => {
     const { p1, a1 } = await seed(env);
-    await rejects(() => related(p1, 'comentz'), /related\(Post, "comentz"\)/, /Post has no association/, /known: author, tags, comments/);
-    await rejects(() => related(a1, ''), /related\(Author\)/, /non-empty string/);
-    await rejects(() => related({ id: 1 } as never, 'posts'), /must be a Sequelize model instance/);
+    await rejects(BadDependencyError, () => related(p1, 'comentz'), /related\(Post, "comentz"\)/, /Post has no association/, /known: author, tags, comments/);
+    await rejects(BadDependencyError, () => related(a1, ''), /related\(Author\)/, /non-empty string/);
+    await rejects(BadDependencyError, () => related({ id: 1 } as never, 'posts'), /must be a Sequelize model instance/);
     await stillWorks('none');
   });
 
   it('a matching() field the model lacks, or a value the column cannot equal', async () => {
     const { Post, Item } = env.models;
     await seed(env);
-    await rejects(() => matching(Post, { athorId: 1 }), /matching\(Post\)/, /model Post has no field "athorId"/, /authorId/);
-    await rejects(() => matching(Post, { id: 'seven' }), /field 'id' of Post cannot equal "seven"/);
-    await rejects(() => matching(Post, { id: undefined }), /field 'id' of Post is undefined/);
-    await rejects(() => matching(Post, { id: { [Op.gt]: 1 } }), /field 'id' of Post cannot equal/);
-    await rejects(() => matching(Post, { [Op.or]: [{ id: 1 }] } as never), /operators/, /Post/);
-    await rejects(() => matching(Item, { meta: { a: 1 } }), /field 'meta' of Item has type JSON/);
-    await rejects(() => matching(Post, { id: Number.NaN }), /field 'id' of Post cannot equal NaN/);
-    await rejects(() => env.store.set('bad', '"v"', { dependsOn: [matching('posts', { id: Number.NaN })] }), /NaN/);
+    await rejects(BadDependencyError, () => matching(Post, { athorId: 1 }), /matching\(Post\)/, /model Post has no field "athorId"/, /authorId/);
+    await rejects(BadDependencyError, () => matching(Post, { id: 'seven' }), /field 'id' of Post cannot equal "seven"/);
+    await rejects(BadDependencyError, () => matching(Post, { id: undefined }), /field 'id' of Post is undefined/);
+    await rejects(BadDependencyError, () => matching(Post, { id: { [Op.gt]: 1 } }), /field 'id' of Post cannot equal/);
+    await rejects(BadDependencyError, () => matching(Post, { [Op.or]: [{ id: 1 }] } as never), /operators/, /Post/);
+    await rejects(BadDependencyError, () => matching(Item, { meta: { a: 1 } }), /field 'meta' of Item has type JSON/);
+    await rejects(BadDependencyError, () => matching(Post, { id: Number.NaN }), /field 'id' of Post cannot equal NaN/);
+    await rejects(BadDependencyError, () => env.store.set('bad', '"v"', { dependsOn: [matching('posts', { id: Number.NaN })] }), /NaN/);
     await stillWorks('bad');
   });
 
@@ -85,11 +87,26 @@ matrix('bad Sequelize input', (env) => {
 
   it('registerSequelizeHooks rejects what is not a Sequelize, a store or an option', async () => {
     await seed(env);
-    await rejects(() => registerSequelizeHooks({} as never, env.keyv), /must be a Sequelize instance/);
-    await rejects(() => registerSequelizeHooks(env.sequelize, {} as never), /must be a Keyv whose store is a CleverStore/);
-    await rejects(() => registerSequelizeHooks(env.sequelize, env.keyv, { prequeryLimit: -1 }), /prequeryLimit must be an integer >= 0/);
-    await rejects(() => registerSequelizeHooks(env.sequelize, env.keyv, { prequeryLimt: 5 } as never), /unknown option 'prequeryLimt'/);
-    await rejects(() => registerSequelizeHooks(env.sequelize, env.keyv, { cascades: 'yes' } as never), /cascades must be a boolean/);
+    await rejects(InvalidOptionError, () => registerSequelizeHooks({} as never, env.keyv), /must be a Sequelize instance/);
+    await rejects(InvalidOptionError, () => registerSequelizeHooks(env.sequelize, {} as never), /must be a Keyv whose store is a CleverStore/);
+    await rejects(InvalidOptionError, () => registerSequelizeHooks(env.sequelize, env.keyv, { prequeryLimit: -1 }), /prequeryLimit must be an integer >= 0/);
+    await rejects(InvalidOptionError, () => registerSequelizeHooks(env.sequelize, env.keyv, { prequeryLimt: 5 } as never), /unknown option 'prequeryLimt'/);
+    await rejects(InvalidOptionError, () => registerSequelizeHooks(env.sequelize, env.keyv, { cascades: 'yes' } as never), /cascades must be a boolean/);
+    await rejects(InvalidOptionError, () => registerSequelizeHooks(env.sequelize, env.keyv, 5 as never), /options must be an object, got 5/);
+    const thrown = (options: unknown) => {
+      try {
+        registerSequelizeHooks(env.sequelize, env.keyv, options as never).unregister();
+      } catch (error) {
+        return error as InvalidOptionError;
+      }
+      throw new Error(`registerSequelizeHooks accepted ${JSON.stringify(options)}`);
+    };
+    const unknown = thrown({ prequeryLimt: 5 });
+    expect(unknown).to.include({ option: 'prequeryLimt', value: 5 });
+    expect(unknown.message).to.equal("registerSequelizeHooks(): unknown option 'prequeryLimt' (known: prequeryLimit, maxRowImages, cascades, safetyNet, rawQueries)");
+    const tooSmall = thrown({ cascades: false, maxRowImages: 0 });
+    expect(tooSmall).to.include({ option: 'maxRowImages', value: 0 });
+    expect(tooSmall.message).to.equal('registerSequelizeHooks(): maxRowImages must be an integer >= 1, got 0');
     // A CleverStore directly is fine.
     const hooks = registerSequelizeHooks(env.sequelize, env.store as CleverStore);
     hooks.unregister();

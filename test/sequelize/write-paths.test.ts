@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { QueryTypes, Op } from 'sequelize';
-import { matching } from '../../lib/index.js';
+import { matching, PrequeryError } from '../../lib/index.js';
 import { related } from '../../lib/sequelize/index.js';
 import { call, matrix, seed } from './support.js';
 
@@ -182,7 +182,7 @@ matrix('instance destroy and restore', (env) => {
 
   it('a hard destroy of a parent invalidates the children the database sets to NULL', async () => {
     const { Post, Tag } = env.models;
-    const { a1, a2, p2 } = await seed(env);
+    const { a1, p2 } = await seed(env);
     await env.cache({ a1posts: [related(a1, 'posts')], p2: [p2], orphans: [matching(Post, { authorId: null })], tags: [Tag] });
     await a1.destroy();
     const orphan = await Post.findOne({ where: { title: 'p1' } });
@@ -398,6 +398,21 @@ matrix('Model.update / destroy / restore with a where', (env) => {
     await env.cache({ p1comments: [related(p1, 'comments')], c2: [c2] });
     await Comment.restore({ where: { postId: p1.get('id') } });
     await env.expectCache({ gone: ['p1comments', 'c2'], kept: ['p2comments', 'a2posts'] });
+  });
+
+  it('a pre-query that fails emits a PrequeryError; the write goes through and invalidates the whole table', async () => {
+    const { Post, Author } = env.models;
+    const { p1, p2, a1 } = await seed(env);
+    await env.cache({ p1: [p1], p2: [p2], a1: [a1], authors: [Author] });
+    // Valid in the UPDATE, which names the table; not in the pre-query's SELECT, which aliases it.
+    const [updated] = await Post.update({ title: 'x' }, { where: env.sequelize.literal(`"posts"."id" = ${Number(p1.get('id'))}`) });
+    expect(updated).to.equal(1);
+    expect(env.errors).to.have.length(1);
+    expect(env.errors[0]).to.be.instanceOf(PrequeryError).and.to.include({ model: 'Post' });
+    expect(env.errors[0]!.message).to.match(/^keyv-clever: could not read the rows a write to Post changes \(the whole table will be invalidated\): /);
+    expect((env.errors[0] as PrequeryError).cause).to.be.instanceOf(Error);
+    env.errors.length = 0;
+    await env.expectCache({ gone: ['p1', 'p2'], kept: ['a1', 'authors'] });
   });
 });
 

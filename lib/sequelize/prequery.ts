@@ -1,0 +1,99 @@
+/**
+ * Pre-queries: before a bulk write runs, read the rows it will change (same transaction, at most
+ * `prequeryLimit`) so that the after hook knows their old values; and the conflict keys that say
+ * which existing rows an insert-or-update (bulkCreate updateOnDuplicate, upsert) can hit.
+ * @internal
+ */
+import { PrequeryError } from '../errors.js';
+import { attributeOf, byAttribute, sameColumnValue, type ModelMeta } from './meta.js';
+import { modelName, type HookOptions } from './model.js';
+import { isPlain } from './where.js';
+import type { BulkState, WriteContext } from './write-paths/context.js';
+
+const OR = Symbol.for('or');
+
+/**
+ * Reads the rows `where` matches into `state.old` (attribute-keyed); marks the state `whole`
+ * when there are more than `prequeryLimit`, or when they cannot be read (a PrequeryError is
+ * emitted then).
+ * @internal
+ */
+export async function prequery(ctx: WriteContext, state: BulkState, where: unknown, options: HookOptions, paranoid: boolean): Promise<void> {
+  const limit = ctx.options.prequeryLimit;
+  if (limit <= 0) {
+    state.whole = true;
+    return;
+  }
+  try {
+    const base = state.model.unscoped();
+    const rows = await base.findAll({
+      where,
+      attributes: state.meta.taggable,
+      raw: true,
+      limit: limit + 1,
+      transaction: options.transaction,
+      paranoid,
+      hooks: false,
+      logging: options.logging,
+      benchmark: options.benchmark,
+    });
+    if (rows.length > limit) state.whole = true;
+    else state.old = rows.map((row) => byAttribute(state.meta, row));
+  } catch (error) {
+    state.whole = true;
+    ctx.emitError(new PrequeryError(modelName(state.model), { cause: error }));
+  }
+}
+
+/**
+ * Pre-queries the existing rows that share a complete conflict key (`state.keys`) with any of
+ * `records`; none can when no record has a complete key.
+ * @internal
+ */
+export async function prequeryConflicts(ctx: WriteContext, state: BulkState, records: Array<Record<string, unknown>>, options: HookOptions): Promise<void> {
+  const conditions = conflictWhere(state.keys ?? [], records);
+  if (conditions.length === 0) state.old = [];
+  else await prequery(ctx, state, conditions.length === 1 ? conditions[0] : { [OR]: conditions }, options, false);
+}
+
+/** @internal Conflict keys of a model (attribute lists): conflict fields, primary key, unique keys and indexes. */
+export function conflictKeys(meta: ModelMeta, conflict?: unknown): string[][] {
+  const model = meta.model;
+  const toAttributes = (fields: Array<string | { name?: string; attribute?: string }>) =>
+    fields.map((f) => (typeof f === 'string' ? attributeOf(meta, f) : attributeOf(meta, f.attribute ?? f.name ?? '')));
+  const keys: string[][] = [];
+  const push = (attrs: Array<string | undefined>) => {
+    if (attrs.length > 0 && attrs.every((a): a is string => a !== undefined)) keys.push(attrs as string[]);
+  };
+  if (Array.isArray(conflict) && conflict.length > 0) {
+    push(toAttributes(conflict as string[]));
+    return keys;
+  }
+  if (meta.primaryKey.length > 0) push(meta.primaryKey);
+  for (const key of Object.values(model.uniqueKeys ?? {})) if (key.fields?.length) push(toAttributes(key.fields));
+  for (const index of model._indexes ?? []) if (index.unique && !index.where && index.fields?.length) push(toAttributes(index.fields));
+  return keys;
+}
+
+/** The pre-query `where`s selecting rows that share a complete conflict key with any record. */
+function conflictWhere(keys: string[][], records: Array<Record<string, unknown>>): unknown[] {
+  const conditions: unknown[] = [];
+  const seen = new Set<string>();
+  for (const record of records) {
+    for (const key of keys) {
+      if (!key.every((a) => record[a] !== undefined && record[a] !== null && isPlain(record[a]))) continue;
+      const condition: Record<string, unknown> = {};
+      for (const a of key) condition[a] = record[a];
+      const id = JSON.stringify(key.map((a) => String(record[a])).concat(key));
+      if (seen.has(id)) continue;
+      seen.add(id);
+      conditions.push(condition);
+    }
+  }
+  return conditions;
+}
+
+/** @internal Do an old row and a given record share a complete conflict key (normalized comparison)? */
+export function sharesKey(meta: ModelMeta, keys: string[][], old: Record<string, unknown>, given: Record<string, unknown>): boolean {
+  return keys.some((key) => key.every((a) => old[a] !== null && given[a] !== null && sameColumnValue(meta, a, old, given) === true));
+}

@@ -1,0 +1,112 @@
+/**
+ * `registerSequelizeHooks(sequelize, keyv)`: invalidates cached entries whenever Sequelize writes
+ * the rows they depend on — exactly (the old and new values of every changed row, matched against
+ * the schemes cached entries use), at commit time (once, after the root transaction commits;
+ * never for a rollback), and without ever failing the user's write.
+ *
+ * Write paths (sequelize 6.37, see DESIGN §5), one file each under write-paths/:
+ * - instance create / update / destroy / restore: the instance hooks give the row's old values
+ *   (`_previousDataValues`, or a snapshot taken in the before hook) and new values;
+ * - Model.update / destroy / restore with a where: the before hook pre-queries the rows the where
+ *   matches (same transaction, at most `prequeryLimit`; more: the whole table), the after hook
+ *   turns them into old and new row images; hasMany add/remove/set and belongsToMany
+ *   add/remove/set are such bulk writes;
+ * - bulkCreate: the rows inserted (ids trusted only for plain inserts); with updateOnDuplicate the
+ *   conflicting rows are pre-queried; upsert likewise;
+ * - anything else that writes with a model but without its hooks (increment, `hooks: false`,
+ *   queryInterface.bulk*, raw SQL naming a table) is caught by an `afterQuery` safety net that
+ *   invalidates the whole table.
+ */
+import { InvalidOptionError } from '../errors.js';
+import { internalsOf, type StoreInternals } from '../store/internal.js';
+import { describe, isSequelize, type HookOptions, type InstanceLike } from './model.js';
+import { resolveHooksOptions, type SequelizeHooksOptions } from './options.js';
+import { trackRegistration } from './registrations.js';
+import { afterBulkCreate, beforeBulkCreate } from './write-paths/bulk-create.js';
+import { afterBulkDestroy, afterBulkRestore, afterBulkUpdate, beforeBulk } from './write-paths/bulk.js';
+import { WriteContext } from './write-paths/context.js';
+import { afterCreate, afterDestroyOrRestore, afterUpdate, beforeDestroyOrRestore, beforeUpdate } from './write-paths/instance.js';
+import { afterQuery } from './write-paths/safety-net.js';
+import { afterUpsert, beforeUpsert } from './write-paths/upsert.js';
+
+export type { SequelizeHooksOptions } from './options.js';
+
+export interface SequelizeHooks {
+  /** Removes every hook this registration added. Safe to call more than once. */
+  unregister(): void;
+  /** The unique name the hooks are registered under. */
+  readonly name: string;
+}
+
+type Hook = (...args: never[]) => unknown;
+
+let registrations = 0;
+
+/** The hooks of one registration, by Sequelize hook type; each guarded (errors go to the store). */
+function hookTable(ctx: WriteContext): Record<string, Hook> {
+  const g = ctx.guard.bind(ctx);
+  return {
+    afterCreate: g((i: InstanceLike, o: HookOptions) => afterCreate(ctx, i, o)),
+    beforeUpdate: g((i: InstanceLike, o: HookOptions) => beforeUpdate(ctx, i, o)),
+    afterUpdate: g((i: InstanceLike, o: HookOptions) => afterUpdate(ctx, i, o)),
+    beforeDestroy: g((i: InstanceLike) => beforeDestroyOrRestore(ctx, i)),
+    afterDestroy: g((i: InstanceLike, o: HookOptions) => afterDestroyOrRestore(ctx, i, o, 'destroy')),
+    beforeRestore: g((i: InstanceLike) => beforeDestroyOrRestore(ctx, i)),
+    afterRestore: g((i: InstanceLike, o: HookOptions) => afterDestroyOrRestore(ctx, i, o, 'restore')),
+    beforeBulkCreate: g((i: InstanceLike[], o: HookOptions) => beforeBulkCreate(ctx, i, o)),
+    afterBulkCreate: g((i: InstanceLike[], o: HookOptions) => afterBulkCreate(ctx, i, o)),
+    beforeBulkUpdate: g((o: HookOptions) => beforeBulk(ctx, o, 'update')),
+    afterBulkUpdate: g((o: HookOptions) => afterBulkUpdate(ctx, o)),
+    beforeBulkDestroy: g((o: HookOptions) => beforeBulk(ctx, o, 'destroy')),
+    afterBulkDestroy: g((o: HookOptions) => afterBulkDestroy(ctx, o)),
+    beforeBulkRestore: g((o: HookOptions) => beforeBulk(ctx, o, 'restore')),
+    afterBulkRestore: g((o: HookOptions) => afterBulkRestore(ctx, o)),
+    beforeUpsert: g((v: Record<string, unknown>, o: HookOptions) => beforeUpsert(ctx, v, o)),
+    afterUpsert: g((r: unknown, o: HookOptions) => afterUpsert(ctx, r, o)),
+    afterQuery: g((o: HookOptions, q: { sql?: unknown }) => afterQuery(ctx, o, q)),
+  };
+}
+
+/** The store behind a Keyv (or a CleverStore itself) and its internals. */
+function resolveStore(keyvOrStore: unknown): { store: object; internals: StoreInternals } {
+  for (const candidate of [keyvOrStore, (keyvOrStore as { store?: unknown } | null)?.store, (keyvOrStore as { opts?: { store?: unknown } } | null)?.opts?.store]) {
+    const internals = internalsOf(candidate);
+    if (internals) return { store: candidate as object, internals };
+  }
+  throw new InvalidOptionError('keyvOrStore', keyvOrStore, `registerSequelizeHooks(): the second argument must be a Keyv whose store is a CleverStore, or a CleverStore, got ${describe(keyvOrStore)}`);
+}
+
+/**
+ * Registers global hooks on `sequelize` (they cover models defined later and join tables) that
+ * invalidate the entries of `keyvOrStore` depending on the rows each write changes. Inside a
+ * transaction the invalidation happens once, after the root transaction commits (explicit
+ * `{ transaction }` or CLS); outside one, right after the write, before the write's promise
+ * resolves. Errors are emitted as `'error'` on the store; the write itself never fails because
+ * of the cache.
+ *
+ * ```ts
+ * const hooks = registerSequelizeHooks(sequelize, keyv);
+ * // … later
+ * hooks.unregister();
+ * ```
+ */
+export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, options?: SequelizeHooksOptions): SequelizeHooks {
+  if (!isSequelize(sequelize)) {
+    throw new InvalidOptionError('sequelize', sequelize, `registerSequelizeHooks(): the first argument must be a Sequelize instance, got ${describe(sequelize)}`);
+  }
+  const { store, internals } = resolveStore(keyvOrStore);
+  const hooks = hookTable(new WriteContext(sequelize, internals, resolveHooksOptions(options)));
+  const name = `keyv-clever:${++registrations}:${Math.random().toString(36).slice(2, 10)}`;
+  for (const [type, fn] of Object.entries(hooks)) sequelize.addHook(type, name, fn);
+  trackRegistration(sequelize, store, 1);
+  let active = true;
+  return {
+    name,
+    unregister() {
+      if (!active) return;
+      active = false;
+      for (const type of Object.keys(hooks)) sequelize.removeHook(type, name);
+      trackRegistration(sequelize, store, -1);
+    },
+  };
+}
