@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
-import { DataTypes, Sequelize, type Model, type ModelStatic, type Transaction } from 'sequelize';
-import { CleverStore, getOrSet, type Dependency } from '../lib/index.js';
+import { DataTypes, type Model, type ModelStatic, type Sequelize, type Transaction } from 'sequelize';
+import { type CleverStore, getOrSet, type Dependency } from '../lib/index.js';
 import { registerSequelizeHooks, related, type SequelizeHooks } from '../lib/sequelize/index.js';
 import { backends, sleep, uniqueNamespace } from './support/backends.js';
 import { gatedLoader } from './support/gated-loader.js';
+import { closeSequelize, openSequelize } from './support/sequelize.js';
 
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 type Row = Model & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface World {
@@ -20,16 +20,7 @@ interface World {
 }
 
 async function openWorld(dialect: 'sqlite' | 'postgres', makeStore: () => CleverStore): Promise<World> {
-  const schema = uniqueNamespace('kc_consistency').replace(/[^a-z0-9_]/gi, '_').toLowerCase();
-  let sequelize: Sequelize;
-  if (dialect === 'sqlite') {
-    sequelize = new Sequelize({ dialect: 'sqlite', storage: ':memory:', logging: false });
-  } else {
-    const admin = new Sequelize(PG_URL, { logging: false });
-    await admin.query(`CREATE SCHEMA "${schema}"`);
-    await admin.close();
-    sequelize = new Sequelize(PG_URL, { logging: false, pool: { max: 12 }, dialectOptions: { options: `-c search_path=${schema}` } });
-  }
+  const sequelize = await openSequelize(dialect, { pool: { max: 12 } });
   const id = { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true };
   const Author = sequelize.define('Author', { id, name: DataTypes.STRING }, { tableName: 'authors' }) as ModelStatic<Row>;
   const Post = sequelize.define('Post', { id, title: DataTypes.STRING, version: DataTypes.INTEGER, authorId: DataTypes.INTEGER }, { tableName: 'posts' }) as ModelStatic<Row>;
@@ -44,12 +35,7 @@ async function openWorld(dialect: 'sqlite' | 'postgres', makeStore: () => Clever
       hooks.unregister();
       await keyv.clear();
       await store.disconnect();
-      await sequelize.close();
-      if (dialect === 'postgres') {
-        const admin = new Sequelize(PG_URL, { logging: false });
-        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await admin.close();
-      }
+      await closeSequelize(sequelize);
     },
   };
 }

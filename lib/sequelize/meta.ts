@@ -57,10 +57,11 @@ export function metaOf(model: ModelLike): ModelMeta {
   const byField = new Map<string, string>();
   const taggable: string[] = [];
   const virtual = model._virtualAttributes;
+  const dialect = (model.sequelize as { getDialect?: () => string } | undefined)?.getDialect?.();
   for (const [attribute, def] of Object.entries(raw)) {
     if (typeKey(def.type) === 'VIRTUAL' || virtual?.has(attribute)) continue;
     const field = def.field ?? attribute;
-    const norm = normOf(def);
+    const norm = normOf(def, dialect);
     columns.set(attribute, { attribute, field, norm });
     byField.set(field, attribute);
     if (norm) taggable.push(attribute);

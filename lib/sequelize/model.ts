@@ -9,6 +9,7 @@
  * - value: normalized by the column type (see `normalizeValue` in normalize.ts), so PostgreSQL's
  *   BIGINT strings, SQLite's 0/1 booleans and date strings meet the JS values users pass in.
  */
+import { InvalidOptionError } from '../errors.js';
 import { describe as describeValue } from '../dependencies.js';
 
 /* ------------------------------------------------------------------------------------------ */
@@ -73,7 +74,7 @@ export interface TransactionLike {
 export interface SequelizeLike {
   constructor: { _cls?: { get(key: string): unknown } | null };
   models: Record<string, ModelLike>;
-  options: { dialect?: string; hooks?: unknown };
+  options?: { dialect?: string; hooks?: unknown };
   addHook(type: string, name: string, fn: (...args: never[]) => unknown): unknown;
   removeHook(type: string, name: string): unknown;
   getDialect?(): string;
@@ -137,8 +138,12 @@ export function describe(value: unknown): string {
 /* Tables                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/** Canonical table name of a model: `table`, or `schema.table` when a schema is set. */
-export function tableOf(model: ModelLike): string {
+/**
+ * Canonical table name of a Sequelize model: `table`, or `schema.table` when a schema is set
+ * (the name the hooks and `matching()` use for it). InvalidOptionError for anything else.
+ */
+export function tableOf(model: object): string {
+  if (!isModel(model)) throw new InvalidOptionError('model', model, `tableOf(): expected a Sequelize model, got ${describe(model)}`);
   return canonicalTable(model.getTableName());
 }
 

@@ -6,8 +6,12 @@
 import type { WhereValue } from '../dependencies.js';
 import type { AttributeLike } from './model.js';
 
-/** @internal How values of a column are compared; undefined = not usable in an equality conjunction. */
-export type Norm = 'int' | 'float' | 'bool' | 'date' | 'dateonly' | 'string' | 'ci-string' | 'uuid' | 'blob';
+/**
+ * @internal How values of a column are compared; undefined = not usable in an equality conjunction.
+ * `date/<trunc|round>/<ms>`: a date the database stores to a coarser unit than the millisecond
+ * (the MySQL family's DATETIME and TIMESTAMP keep whole seconds unless a precision is given).
+ */
+export type Norm = 'int' | 'float' | 'bool' | 'date' | 'dateonly' | 'string' | 'ci-string' | 'uuid' | 'blob' | `date/${'trunc' | 'round'}/${number}`;
 
 const TYPE_NORMS: Record<string, Norm> = {
   INTEGER: 'int', BIGINT: 'int', SMALLINT: 'int', MEDIUMINT: 'int', TINYINT: 'int', INT: 'int',
@@ -32,10 +36,19 @@ export function typeKey(type: unknown): string | undefined {
   return undefined;
 }
 
-/** @internal */
-export function normOf(attribute: AttributeLike): Norm | undefined {
+/**
+ * @internal How a column's values compare on `dialect`. Dates on the MySQL family keep as many
+ * fractional digits as the type's precision (none by default): MariaDB truncates the rest,
+ * MySQL rounds it, so values compare at that unit, the way the database stored them.
+ */
+export function normOf(attribute: AttributeLike, dialect?: string): Norm | undefined {
   const key = typeKey(attribute.type);
-  return key === undefined ? undefined : TYPE_NORMS[key];
+  const norm = key === undefined ? undefined : TYPE_NORMS[key];
+  if (norm === 'date' && (dialect === 'mariadb' || dialect === 'mysql')) {
+    const precision = Number((attribute.type as { _length?: unknown } | undefined)?._length ?? 0);
+    if (Number.isInteger(precision) && precision >= 0 && precision < 3) return `date/${dialect === 'mysql' ? 'round' : 'trunc'}/${10 ** (3 - precision)}`;
+  }
+  return norm;
 }
 
 const INTEGER_TEXT = /^\s*[+-]?\d+\s*$/;
@@ -121,8 +134,16 @@ export function normalizeValue(norm: Norm, value: unknown): WhereValue | typeof 
       if (typeof value === 'string') return Buffer.from(value);
       return NOT_NORMALIZABLE;
     }
-    default:
+    default: {
+      if (norm.startsWith('date/')) {
+        const date = normalizeValue('date', value);
+        if (!(date instanceof Date)) return date;
+        const [, mode, unit] = norm.split('/');
+        const units = date.getTime() / Number(unit);
+        return new Date((mode === 'round' ? Math.round(units) : Math.floor(units)) * Number(unit));
+      }
       return NOT_NORMALIZABLE;
+    }
   }
 }
 

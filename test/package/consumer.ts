@@ -17,3 +17,16 @@ export function hook(sequelize: object): SequelizeHooks {
   void related;
   return registerSequelizeHooks(sequelize, keyv);
 }
+
+// The Sequelize entry points accept Sequelize's own types.
+import { DataTypes, Sequelize } from 'sequelize';
+import { tableOf } from 'keyv-clever/sequelize';
+
+export async function typedSequelize(): Promise<string> {
+  const sequelize = new Sequelize('sqlite::memory:');
+  const Post = sequelize.define('Post', { title: DataTypes.STRING });
+  const post = await Post.create({ title: 'a' });
+  registerSequelizeHooks(sequelize, keyv);
+  await keyv.set('p', 1, { dependsOn: [Post, post, matching(Post, { title: 'a' })] });
+  return tableOf(Post);
+}

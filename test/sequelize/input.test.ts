@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { Op } from 'sequelize';
-import { BadDependencyError, CleverStore, InvalidOptionError, matching, withDependencies } from '../../lib/index.js';
+import { BadDependencyError, type CleverStore, InvalidOptionError, matching, withDependencies } from '../../lib/index.js';
 import { registerSequelizeHooks, related } from '../../lib/sequelize/index.js';
 import { matrix, seed } from './support.js';
 

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { DataTypes } from 'sequelize';
 import { matching } from '../../lib/index.js';
 import { related } from '../../lib/sequelize/index.js';
+import { normalizeValue, normOf } from '../../lib/sequelize/normalize.js';
 import { matrix, seed, unique } from './support.js';
 
 matrix('normalization by column type', (env) => {
@@ -58,5 +59,20 @@ matrix('normalization by column type', (env) => {
       env.sequelize.modelManager.removeModel(Thing);
       if (schema) await env.sequelize.dropSchema(schema, {});
     }
+  });
+});
+
+describe('dates on the MySQL family compare at the precision the column stores', () => {
+  const at = new Date('2024-03-04T05:06:07.890Z');
+  const normalized = (type: unknown, dialect: string, value: unknown) => normalizeValue(normOf({ type }, dialect)!, value) as Date;
+  it('MariaDB truncates to whole seconds by default, to the given digits otherwise', () => {
+    expect(normalized(DataTypes.DATE, 'mariadb', at).toISOString()).to.equal('2024-03-04T05:06:07.000Z');
+    expect(normalized(DataTypes.DATE(1), 'mariadb', at).toISOString()).to.equal('2024-03-04T05:06:07.800Z');
+    expect(normalized(DataTypes.DATE(3), 'mariadb', at).toISOString()).to.equal('2024-03-04T05:06:07.890Z');
+  });
+  it('MySQL rounds; other dialects keep the millisecond', () => {
+    expect(normalized(DataTypes.DATE, 'mysql', at).toISOString()).to.equal('2024-03-04T05:06:08.000Z');
+    expect(normalized(DataTypes.DATE, 'postgres', at).toISOString()).to.equal('2024-03-04T05:06:07.890Z');
+    expect(normalized(DataTypes.DATE, 'mariadb', '1969-12-31T23:59:59.500Z').toISOString()).to.equal('1969-12-31T23:59:59.000Z');
   });
 });

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { DataTypes, type Sequelize } from 'sequelize';
-import { BadDependencyError, matching } from '../../lib/index.js';
+import { BadDependencyError, matching, type CleverStore } from '../../lib/index.js';
 import { registerSequelizeHooks, related } from '../../lib/sequelize/index.js';
 import { closeSequelize, defineModels, matrix, openSequelize, openStore, seed, unique, type BackendKind, type Dialect } from './support.js';
 
@@ -145,7 +145,7 @@ for (const [dialect, backend] of [['sqlite', 'memory'], ['sqlite', 'redis'], ['p
         const models = defineModels(stray);
         await A.keyv.set('kept', 'v', { dependsOn: [A.models.Post] });
         expect(() => matching(models.Post, { id: 1 })).to.throw(BadDependencyError, /model Post belongs to a Sequelize instance that has no registerSequelizeHooks\(\) registration/);
-        const store = A.keyv.store as import('../../lib/index.js').CleverStore;
+        const store = A.keyv.store as CleverStore;
         let error: unknown;
         await store.set('stray', '"v"', { dependsOn: [models.Post] }).catch((e: unknown) => { error = e; });
         expect(error).to.be.instanceOf(BadDependencyError).and.to.include({ where: 'dependsOn', value: models.Post });

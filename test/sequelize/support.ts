@@ -1,56 +1,21 @@
 /**
- * The Sequelize test matrix: every suite runs on {SQLite, PostgreSQL} x {memory, Redis}, and on
- * PostgreSQL + the local Redis Cluster of the global test setup, against
- * real servers (PostgreSQL 127.0.0.1:5432 database `test`, Redis 127.0.0.1:6379 db 2).
- * Each matrix block gets its own PostgreSQL schema (search_path) and its own store namespace.
+ * The Sequelize test matrix: every suite runs on {SQLite, PostgreSQL} x {memory, Redis}, on
+ * PostgreSQL + the local Redis Cluster of the global test setup, and on MariaDB + Redis (the
+ * hooks' behaviour depends on the dialect, not on the backend), against real servers (see
+ * test/support/services.ts). Each matrix block gets its own PostgreSQL schema or MariaDB
+ * database and its own store namespace.
  */
 import { expect } from 'chai';
 import Keyv from 'keyv';
-import { DataTypes, Sequelize, type Model, type ModelStatic, type Options } from 'sequelize';
+import { DataTypes, type Model, type ModelStatic, type Sequelize } from 'sequelize';
 import { clusterNodes } from '../support/backends.js';
+import { SEQUELIZE_REDIS_URL as REDIS_URL } from '../support/services.js';
+import { closeSequelize, openSequelize, unique, type Dialect } from '../support/sequelize.js';
 import { CleverStore, type Dependency } from '../../lib/index.js';
 import { registerSequelizeHooks, type SequelizeHooks, type SequelizeHooksOptions } from '../../lib/sequelize/index.js';
 
-export type Dialect = 'sqlite' | 'postgres';
 export type BackendKind = 'memory' | 'redis' | 'cluster';
-
-export const REDIS_URL = process.env.SEQUELIZE_REDIS_URL ?? 'redis://127.0.0.1:6379/2';
-export const PG_URL = process.env.SEQUELIZE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-let counter = 0;
-export function unique(label: string): string {
-  counter += 1;
-  return `${label}_${process.pid}_${Date.now().toString(36)}_${counter}`;
-}
-
-/** A Sequelize on `dialect`; on PostgreSQL in a fresh schema (dropped by `closeSequelize`). */
-export async function openSequelize(dialect: Dialect, options: Options = {}): Promise<Sequelize> {
-  if (dialect === 'sqlite') {
-    return new Sequelize({ dialect: 'sqlite', storage: ':memory:', logging: false, ...options });
-  }
-  const schema = unique('kcs').toLowerCase();
-  const admin = new Sequelize(PG_URL, { logging: false });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  await admin.close();
-  const sequelize = new Sequelize(PG_URL, {
-    logging: false,
-    pool: { max: 5 },
-    dialectOptions: { options: `-c search_path=${schema}` },
-    ...options,
-  });
-  (sequelize as unknown as { __schema: string }).__schema = schema;
-  return sequelize;
-}
-
-export async function closeSequelize(sequelize: Sequelize): Promise<void> {
-  const schema = (sequelize as unknown as { __schema?: string }).__schema;
-  await sequelize.close();
-  if (schema) {
-    const admin = new Sequelize(PG_URL, { logging: false });
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.close();
-  }
-}
+export { closeSequelize, openSequelize, unique, type Dialect };
 
 export function openStore(backend: BackendKind, options: ConstructorParameters<typeof CleverStore>[1] = {}): CleverStore {
   if (backend === 'cluster') return new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, ...options });
@@ -170,10 +135,10 @@ export interface MatrixOptions {
   register?: boolean;
 }
 
-const DIALECTS: Dialect[] = ['sqlite', 'postgres'];
+const DIALECTS: Dialect[] = ['sqlite', 'postgres', 'mariadb'];
 const BACKENDS: BackendKind[] = ['memory', 'redis'];
 /** The cluster runs with PostgreSQL only: the hooks' behaviour does not depend on the dialect. */
-const backendsFor = (dialect: Dialect): BackendKind[] => (dialect === 'postgres' ? [...BACKENDS, 'cluster'] : BACKENDS);
+const backendsFor = (dialect: Dialect): BackendKind[] => (dialect === 'postgres' ? [...BACKENDS, 'cluster'] : dialect === 'mariadb' ? ['redis'] : BACKENDS);
 
 /**
  * Generates one `describe` per {dialect} x {backend}: a fresh schema per block, empty tables, an
@@ -214,7 +179,7 @@ export function matrix(title: string, body: (env: Env) => void, options: MatrixO
         beforeEach(async () => {
           const tables = ['post_tags', 'comments', 'posts', 'profiles', 'tags', 'memberships', 'items', 'authors'];
           if (dialect === 'postgres') await env.sequelize.query(`TRUNCATE ${tables.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`);
-          else for (const t of tables) await env.sequelize.query(`DELETE FROM "${t}"`);
+          else for (const t of tables) await env.sequelize.query(`DELETE FROM ${env.sequelize.getQueryInterface().quoteIdentifier(t)}`);
           await env.keyv.clear();
           env.errors.length = 0;
           if (options.register !== false) env.hooks = registerSequelizeHooks(env.sequelize, env.keyv, options.hooks);
