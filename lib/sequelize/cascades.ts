@@ -66,7 +66,8 @@ export function cascadeTables(sequelize: SequelizeLike, table: string, action: C
     }
   };
   visit(table, action, changedKeys);
-  out.delete(table);
+  // `table` stays in when a foreign key of its own (a parent/child tree) or a cycle reaches it:
+  // rows other than the written ones changed with it, and which is not known.
   return out;
 }
 
