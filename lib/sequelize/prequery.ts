@@ -26,17 +26,25 @@ export async function prequery(ctx: WriteContext, state: BulkState, where: unkno
   }
   try {
     const base = state.model.unscoped();
-    const rows = await base.findAll({
+    const read = (transaction: unknown) => base.findAll({
       where,
       attributes: state.meta.taggable,
       raw: true,
       limit: limit + 1,
-      transaction: options.transaction,
+      transaction,
       paranoid,
       hooks: false,
       logging: options.logging,
       benchmark: options.benchmark,
     });
+    // On PostgreSQL a failed statement aborts the whole transaction: the read goes in a savepoint,
+    // so that nothing it does can break the user's transaction.
+    const savepoint = options.transaction && ctx.dialect() === 'postgres'
+      ? (ctx.sequelize as unknown as { transaction(o: object, fn: (t: unknown) => Promise<unknown>): Promise<unknown> }).transaction
+      : undefined;
+    const rows = savepoint
+      ? await savepoint.call(ctx.sequelize, { transaction: options.transaction, logging: options.logging }, (t) => read(t)) as Array<Record<string, unknown>>
+      : await read(options.transaction);
     if (rows.length > limit) state.whole = true;
     else state.old = rows.map((row) => byAttribute(state.meta, row));
   } catch (error) {

@@ -400,6 +400,23 @@ matrix('Model.update / destroy / restore with a where', (env) => {
     await env.expectCache({ gone: ['p1comments', 'c2'], kept: ['p2comments', 'a2posts'] });
   });
 
+  it('a pre-query that fails inside a transaction does not break it: the write and the commit go through', async () => {
+    const { Post, Author } = env.models;
+    const { p1, p2, a1 } = await seed(env);
+    await env.cache({ p1: [p1], p2: [p2], a1: [a1], authors: [Author] });
+    const qi = (name: string) => env.sequelize.getQueryInterface().quoteIdentifier(name);
+    await env.sequelize.transaction(async (transaction) => {
+      const [updated] = await Post.update({ title: 'x' }, { where: env.sequelize.literal(`${qi('posts')}.${qi('id')} = ${Number(p1.get('id'))}`), transaction });
+      expect(updated).to.equal(1);
+      await Post.update({ title: 'y' }, { where: { id: p2.get('id') }, transaction }); // the transaction still works
+      await env.expectCache({ kept: ['p1', 'p2', 'a1', 'authors'] });
+    });
+    expect(env.errors.map((e) => e.constructor.name)).to.deep.equal(['PrequeryError']);
+    env.errors.length = 0;
+    expect((await Post.findByPk(p1.get('id') as number))!.get('title')).to.equal('x');
+    await env.expectCache({ gone: ['p1', 'p2'], kept: ['a1', 'authors'] });
+  });
+
   it('a pre-query that fails emits a PrequeryError; the write goes through and invalidates the whole table', async () => {
     const { Post, Author } = env.models;
     const { p1, p2, a1 } = await seed(env);
