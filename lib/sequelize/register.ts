@@ -20,6 +20,7 @@
 import { InvalidOptionError } from '../errors.js';
 import { internalsOf, type StoreInternals } from '../store/internal.js';
 import { describe, isSequelize, type HookOptions, type InstanceLike } from './model.js';
+import { installFirst } from './hook-order.js';
 import { resolveHooksOptions, type SequelizeHooksOptions } from './options.js';
 import { trackRegistration } from './registrations.js';
 import { afterBulkCreate, beforeBulkCreate } from './write-paths/bulk-create.js';
@@ -97,7 +98,10 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
   const { store, internals } = resolveStore(keyvOrStore);
   const hooks = hookTable(new WriteContext(sequelize, internals, resolveHooksOptions(options)));
   const name = `keyv-clever:${++registrations}:${Math.random().toString(36).slice(2, 10)}`;
-  for (const [type, fn] of Object.entries(hooks)) sequelize.addHook(type, name, fn);
+  // The safety net watches every query on the instance; the write paths go first on each model.
+  const { afterQuery: safetyNet, ...writePaths } = hooks;
+  sequelize.addHook('afterQuery', name, safetyNet!);
+  const uninstall = installFirst(sequelize, name, writePaths);
   trackRegistration(sequelize, store, 1);
   let active = true;
   return {
@@ -105,7 +109,8 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
     unregister() {
       if (!active) return;
       active = false;
-      for (const type of Object.keys(hooks)) sequelize.removeHook(type, name);
+      sequelize.removeHook('afterQuery', name);
+      uninstall();
       trackRegistration(sequelize, store, -1);
     },
   };

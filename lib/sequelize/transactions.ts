@@ -3,6 +3,7 @@
  * root, and the collectors pending on each root until it commits. The read-through asks this
  * registry whether a transaction has written, not yet committed, what a value depends on.
  */
+import { afterCommitFirst } from './hook-order.js';
 import type { CompiledDependencies } from '../dependencies.js';
 import { registerTransactionWrites } from '../read-through.js';
 import { Collector } from './collector.js';
@@ -48,7 +49,7 @@ export function pendingCollector(root: TransactionLike, owner: object, maxRowIma
   const collector = new Collector(maxRowImages);
   byOwner.set(owner, collector);
   const all = byOwner;
-  root.afterCommit(() => {
+  afterCommitFirst(root, () => {
     all.delete(owner);
     return flush(collector);
   });

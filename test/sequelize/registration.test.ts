@@ -9,16 +9,19 @@ import { registerSequelizeHooks, related } from '../../lib/sequelize/index.js';
 import { closeSequelize, defineModels, matrix, openSequelize, openStore, seed, unique, type BackendKind, type Dialect } from './support.js';
 
 /** Our hooks on a Sequelize instance, by type, recognised by their registration name. */
+/** The hook types a registration (or any, without `name`) holds on the instance and on its models. */
 function ourHooks(sequelize: Sequelize, name?: string): string[] {
-  const hooks = (sequelize as unknown as { options: { hooks: Record<string, Array<{ name?: string } | ((...a: unknown[]) => unknown)>> } }).options.hooks ?? {};
-  const found: string[] = [];
-  for (const [type, list] of Object.entries(hooks)) {
-    for (const hook of list ?? []) {
-      const hookName = typeof hook === 'object' ? hook.name : undefined;
-      if (hookName?.startsWith('keyv-clever:') && (name === undefined || hookName === name)) found.push(type);
+  type Hooks = Record<string, Array<{ name?: string } | ((...a: unknown[]) => unknown)>>;
+  const found = new Set<string>();
+  for (const hooked of [sequelize, ...Object.values(sequelize.models)] as unknown as Array<{ options: { hooks?: Hooks } }>) {
+    for (const [type, list] of Object.entries(hooked.options.hooks ?? {})) {
+      for (const hook of list ?? []) {
+        const hookName = typeof hook === 'object' ? hook.name : undefined;
+        if (hookName?.startsWith('keyv-clever:') && (name === undefined || hookName === name)) found.add(type);
+      }
     }
   }
-  return found.sort();
+  return [...found].sort();
 }
 
 matrix('registerSequelizeHooks / unregister', (env) => {
