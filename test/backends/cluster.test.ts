@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { CleverStore, matching } from '../../lib/index.js';
-import { bucketOf, hashSlot } from '../../lib/backends/redis.js';
+import { bucketOf, hashSlot } from '../../lib/backends/redis/index.js';
 import { sleep } from '../support/backends.js';
 import { LocalCluster } from '../support/cluster.js';
 import { command, commandCalls } from '../support/redis-server.js';
@@ -156,7 +156,7 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
     try {
       const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
       await store.setMany(keys.map((key) => ({ key, value: `v:${key}` })));
-      const client = (store as unknown as { backend: { client: Cluster } }).backend.client;
+      const client = store.client as Cluster;
       const masterPort = Number(client.slots[hashSlot(`{partial:${bucketOf('k0', 16)}}`)]![0]!.split(':')[1]);
       const onFrozen = (key: string) => client.slots[hashSlot(`{partial:${bucketOf(key, 16)}}`)]![0] === `127.0.0.1:${masterPort}`;
       frozen = await pidOf(masterPort);
