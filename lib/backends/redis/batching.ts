@@ -1,6 +1,6 @@
 import { BucketCountUnstableError, PartialReadError } from '../../errors.js';
 import type { WriteEntry } from '../backend.js';
-import { PendingBatches, looseBatch, type Batch, type PendingSet } from '../batches.js';
+import { PendingBatches, looseBatch, type Batch, type PendingSet } from './batches.js';
 import type { BucketCounts } from './bucket-counts.js';
 import { framePlain, unframeOrUndefined } from './frame.js';
 import { isCluster, type Layout, type RedisClient } from './layout.js';
