@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
-import { movedSlot, replyCode } from '../../lib/backends/redis/batching.js';
+import { movedSlot, replyCode } from '../../lib/backends/redis/layout.js';
 import { Layout, bucketOf, bucketPrefix, hashSlot } from '../../lib/backends/redis/index.js';
 import { clusterNodes, uniqueNamespace } from '../support/backends.js';
 
-/** Slot routing (layout.ts) and redirection errors (batching.ts), checked against the local cluster. */
+/** Slot routing and redirection errors (layout.ts), checked against the local cluster. */
 describe('Redis layout: slots and nodes, as Redis Cluster itself computes them', () => {
   let cluster: Cluster;
   let node: Redis;

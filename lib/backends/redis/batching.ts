@@ -3,7 +3,7 @@ import type { WriteEntry } from '../backend.js';
 import { PendingBatches, looseBatch, type Batch, type PendingSet } from './batches.js';
 import type { BucketCounts } from './bucket-counts.js';
 import { framePlain, unframeOrUndefined } from './frame.js';
-import { isCluster, type Layout, type RedisClient } from './layout.js';
+import { isCluster, movedSlot, type Layout, type RedisClient } from './layout.js';
 import { mgetScript, sendScript, setScript, type ScriptTarget } from './scripts.js';
 
 /**
@@ -32,30 +32,6 @@ type Sender = ScriptTarget & {
 interface Call {
   send: (to: Sender) => unknown;
   settle: (error: unknown, reply: unknown) => void;
-}
-
-/**
- * The first word of a Redis error reply: its code (MOVED, ASK, TRYAGAIN, CROSSSLOT, ERR, ...).
- * ioredis keeps the reply's text whole as the ReplyError's message, so the code is only found there.
- */
-export function replyCode(error: unknown): string | undefined {
-  if (!(error instanceof Error) || error.name !== 'ReplyError') return undefined;
-  const end = error.message.indexOf(' ');
-  return end === -1 ? error.message : error.message.slice(0, end);
-}
-
-const REDIRECTIONS = new Set(['MOVED', 'ASK', 'TRYAGAIN', 'CROSSSLOT']);
-
-/**
- * A cluster error that means a bucket is not (or no longer) served where the command went: a
- * multi-bucket command is then resent bucket by bucket. A script that reaches a key of a slot
- * the node does not serve fails with Redis's generic code, ERR, and its fixed text
- * "Script attempted to access ..." (a non local key, or keys that do not hash to the same slot).
- */
-export function movedSlot(error: unknown): boolean {
-  const code = replyCode(error);
-  if (code === undefined) return false;
-  return REDIRECTIONS.has(code) || (code === 'ERR' && (error as Error).message.startsWith('ERR Script attempted to access '));
 }
 
 /** A write that touches no index, generation or lock: its bucket's value key alone. */

@@ -5,14 +5,17 @@
  * empty header ("\x01\x02"). The header escapes `%`, `\n` and `\x02`, so the first `\x02` ends it.
  */
 
-const HEADER_ESCAPES: Record<string, string> = { '%': '%25', '\n': '%0A', '\x02': '%02' };
+/** The header's separators and their escapes, `%` first (the others' escapes start with it). */
+const HEADER_ESCAPES: ReadonlyArray<[string, string]> = [['%', '%25'], ['\n', '%0A'], ['\x02', '%02']];
+
+const escapeOne = (text: string, [ch, escaped]: [string, string]): string => (text.includes(ch) ? text.split(ch).join(escaped) : text);
 
 /**
  * An entry's tags as its value's header lists them: one per line, with the header's separators
  * escaped. Built here, where it costs least, and compared whole by set.lua.
  */
 export function headerText(tags: readonly string[]): string {
-  return tags.map((t) => (/[%\n\x02]/.test(t) ? t.replace(/[%\n\x02]/g, (ch) => HEADER_ESCAPES[ch]!) : t)).join('\n');
+  return tags.map((tag) => HEADER_ESCAPES.reduce(escapeOne, tag)).join('\n');
 }
 
 /** A value stored without dependencies, as set.lua stores it: as is, unless it could pass for a header. */
