@@ -4,9 +4,9 @@
 -- An entry's value carries its own tag list in a header, so no second key per entry is needed:
 --   "\1" .. indexedUntil .. "\n" .. tag1 .. "\n" .. tag2 ... "\2" .. value
 -- indexedUntil is the ms time up to which every listed tag indexes the key ('' = no expiry).
--- Tags are escaped (% \n \2) inside the header, by the client (backends/redis/frame.ts headerText). A value
--- without dependencies is stored as is, unless it starts with "\1": it then gets an empty
--- header ("\1\2").
+-- Tags are escaped (% \n \2) inside the header, by the client (backends/redis/frame.ts
+-- headerText). A value without dependencies is stored as is, unless it starts with "\1": it then
+-- gets an empty header ("\1\2").
 -- The index may list a key whose value no longer carries the tag (a rewrite that did not read
 -- the old value): invalidation deletes an entry only if its header still lists the tag.
 --
