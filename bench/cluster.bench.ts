@@ -26,7 +26,7 @@ import { Cluster, Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore } from '../lib/index.js';
 import { DEFAULTS } from '../lib/store/store.js';
-import { hashSlot } from '../lib/backends/redis.js';
+import { hashSlot } from '../lib/backends/redis/index.js';
 import { LocalCluster, clusterNodesFromEnv } from '../test/support/cluster.js';
 import {
   REDIS_URL, Slowlog, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,

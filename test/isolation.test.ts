@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore, getOrSet, matching } from '../lib/index.js';
-import { escapeNamespace } from '../lib/backends/redis.js';
+import { escapeNamespace } from '../lib/backends/redis/index.js';
 import { REDIS_URL, uniqueNamespace } from './support/backends.js';
 
 const hostile = [

@@ -1,12 +1,12 @@
 -- Shared by the scripts that read or write the dependency index (prepended by lua/index.ts).
--- p must be set to the bucket prefix before these functions are called.
+-- The functions that reach a bucket's keys take its prefix, p, as their first argument.
 --
 -- An entry's value carries its own tag list in a header, so no second key per entry is needed:
 --   "\1" .. indexedUntil .. "\n" .. tag1 .. "\n" .. tag2 ... "\2" .. value
 -- indexedUntil is the ms time up to which every listed tag indexes the key ('' = no expiry).
--- Tags are escaped (% \n \2) inside the header, by the client (redis.ts headerText). A value
--- without dependencies is stored as is, unless it starts with "\1": it then gets an empty
--- header ("\1\2").
+-- Tags are escaped (% \n \2) inside the header, by the client (backends/redis/frame.ts
+-- headerText). A value without dependencies is stored as is, unless it starts with "\1": it then
+-- gets an empty header ("\1\2").
 -- The index may list a key whose value no longer carries the tag (a rewrite that did not read
 -- the old value): invalidation deletes an entry only if its header still lists the tag.
 --
@@ -14,12 +14,11 @@
 --   {p}p:<page>  hash field <tag> of a shared page: small tags, packed (msgpack) in <= 64 bytes,
 --                so the page stays in Redis's compact listpack encoding
 --   {p}i:<tag>   sorted set scored by indexedUntil ms (+inf = none): tags that outgrew a page
-local p
 
 local PAGES = 1024
 local PAGE_BYTES = 64 -- Redis's default hash-max-listpack-value
 
-local function pageKey(tag)
+local function pageKey(p, tag)
   local h, n = 0, #tag
   -- The first and last 32 bytes are enough to spread tags; long tags never live in pages anyway.
   for i = 1, math.min(n, 32) do h = (h * 31 + string.byte(tag, i)) % 16777213 end
@@ -83,30 +82,42 @@ local function lists(tags, tag)
 end
 
 -- The page of a tag and its members as a flat list {key, untilMs (0 = none), ...}, or nil.
-local function pageMembers(tag)
+local function pageMembers(p, tag)
   if #tag > PAGE_BYTES then return nil, nil end
-  local page = pageKey(tag)
+  local page = pageKey(p, tag)
   local raw = redis.call('HGET', page, tag)
   if raw then return page, cmsgpack.unpack(raw) end
   return page, nil
 end
 
+-- The members of a page's list {key, untilMs (0 = none), ...} still live at `now`, in a new list
+-- of the same shape; all but `except`, if given.
+local function livePairs(list, now, except)
+  local kept = {}
+  for i = 1, #list, 2 do
+    local s = list[i + 1]
+    if list[i] ~= except and (s == 0 or s > now) then
+      kept[#kept + 1] = list[i]
+      kept[#kept + 1] = s
+    end
+  end
+  return kept
+end
+
+-- The keys of a page's list still live at `now`.
+local function liveKeys(list, now)
+  local kept, keys = livePairs(list, now), {}
+  for i = 1, #kept, 2 do keys[#keys + 1] = kept[i] end
+  return keys
+end
+
 -- Adds key to tag's members, scored untilMs (nil = no expiry); drops expired members on the way.
-local function edgeAdd(tag, key, untilMs, now)
+local function edgeAdd(p, tag, key, untilMs, now)
   local index = p .. 'i:' .. tag
   local score = untilMs or '+inf'
   if #tag <= PAGE_BYTES and redis.call('EXISTS', index) == 0 then
-    local page, list = pageMembers(tag)
-    local kept = {}
-    if list then
-      for i = 1, #list, 2 do
-        local s = list[i + 1]
-        if list[i] ~= key and (s == 0 or s > now) then
-          kept[#kept + 1] = list[i]
-          kept[#kept + 1] = s
-        end
-      end
-    end
+    local page, list = pageMembers(p, tag)
+    local kept = list and livePairs(list, now, key) or {}
     kept[#kept + 1] = key
     kept[#kept + 1] = untilMs or 0
     local packed = cmsgpack.pack(kept)
@@ -129,17 +140,12 @@ local function edgeAdd(tag, key, untilMs, now)
   if redis.call('ZADD', index, score, key) == 1 then redis.call('ZREMRANGEBYSCORE', index, '-inf', now) end
 end
 
-local function edgeRemove(tag, key)
+local function edgeRemove(p, tag, key)
   if redis.call('ZREM', p .. 'i:' .. tag, key) == 1 then return end
-  local page, list = pageMembers(tag)
+  local page, list = pageMembers(p, tag)
   if not list then return end
-  local kept = {}
-  for i = 1, #list, 2 do
-    if list[i] ~= key then
-      kept[#kept + 1] = list[i]
-      kept[#kept + 1] = list[i + 1]
-    end
-  end
+  -- Expired members stay (-inf: every one is live): removing one key is all this does.
+  local kept = livePairs(list, -math.huge, key)
   if #kept == 0 then
     redis.call('HDEL', page, tag)
   elseif #kept < #list then

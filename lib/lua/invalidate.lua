@@ -13,7 +13,7 @@
 --   rows done (the first ones), replicas connected to this process, tag* not done (not reached,
 --   or still holding members) }. A tag returned may have had its generation bumped already:
 --   bumping it again is harmless. The caller waits for those replicas to acknowledge (WAIT).
-p = KEYS[1]
+local p = KEYS[1]
 local limit = tonumber(ARGV[1])
 local now = clock()
 local deadline = now + tonumber(ARGV[2])
@@ -83,7 +83,7 @@ local function purge(tag, members)
       local entryTags = headerAt(vkey)
       if lists(entryTags, tag) then
         for _, other in ipairs(entryTags) do
-          if other ~= tag then edgeRemove(other, key) end
+          if other ~= tag then edgeRemove(p, other, key) end
         end
         doomed[#doomed + 1] = vkey
       end
@@ -115,12 +115,9 @@ for _, tag in ipairs(tags) do
       budget = budget - done
       if redis.call('EXISTS', index) == 1 then remaining[#remaining + 1] = tag end
     else
-      local page, list = pageMembers(tag)
+      local page, list = pageMembers(p, tag)
       if list then
-        local members = {}
-        for i = 1, #list, 2 do
-          if list[i + 1] == 0 or list[i + 1] > now then members[#members + 1] = list[i] end
-        end
+        local members = liveKeys(list, now)
         -- A page holds a handful of members: one slice, always all of them.
         purge(tag, members)
         redis.call('HDEL', page, tag)

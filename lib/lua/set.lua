@@ -28,7 +28,7 @@ end
 local result = {}
 local a = 2 + 2 * ngroups
 for g = 1, ngroups do
-  p = ARGV[2 * g]
+  local p = ARGV[2 * g]
   local n = tonumber(ARGV[a])
   a = a + 1
   for e = 1, n do
@@ -85,10 +85,10 @@ for g = 1, ngroups do
             local keep = {}
             for i = 1, ntags do keep[tags[i]] = true end
             for _, tag in ipairs(oldTags) do
-              if not keep[tag] then edgeRemove(tag, key) end
+              if not keep[tag] then edgeRemove(p, tag, key) end
             end
           end
-          for i = 1, ntags do edgeAdd(tags[i], key, untilMs, now) end
+          for i = 1, ntags do edgeAdd(p, tags[i], key, untilMs, now) end
           stored = frameTagged(value, tagText, untilMs)
         end
         for i = 0, nschemes - 1 do

@@ -5,7 +5,7 @@
 -- A sorted set that grew large keeps its big hash table after shrinking; when pruning leaves a
 -- small one, it moves back into its page, or is rewritten so Redis stores it compactly again
 -- (the index memory comes back).
-p = KEYS[1]
+local p = KEYS[1]
 local now = clock()
 local pruned = 0
 local nsorted = tonumber(ARGV[1])
@@ -26,7 +26,7 @@ for i = 2, 1 + nsorted do
       end
       local packed = cmsgpack.pack(list)
       if #ARGV[i] <= PAGE_BYTES and #packed <= PAGE_BYTES then
-        redis.call('HSET', pageKey(ARGV[i]), ARGV[i], packed)
+        redis.call('HSET', pageKey(p, ARGV[i]), ARGV[i], packed)
       else
         for j = 1, #members, 2 do redis.call('ZADD', index, members[j + 1], members[j]) end
       end
@@ -38,13 +38,7 @@ for i = 2 + nsorted, #ARGV do
   local fields = redis.call('HGETALL', page)
   for j = 1, #fields, 2 do
     local list = cmsgpack.unpack(fields[j + 1])
-    local kept = {}
-    for k = 1, #list, 2 do
-      if list[k + 1] == 0 or list[k + 1] > now then
-        kept[#kept + 1] = list[k]
-        kept[#kept + 1] = list[k + 1]
-      end
-    end
+    local kept = livePairs(list, now)
     if #kept < #list then
       pruned = pruned + (#list - #kept) / 2
       if #kept == 0 then redis.call('HDEL', page, fields[j]) else redis.call('HSET', page, fields[j], cmsgpack.pack(kept)) end

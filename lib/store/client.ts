@@ -3,7 +3,7 @@
  * reconnection signal shared by every store on one client, and the eviction-policy check.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisBackend, RedisClient } from '../backends/redis.js';
+import type { RedisBackend, RedisClient } from '../backends/redis/index.js';
 import { UnsafeEvictionError } from '../errors.js';
 import { SAFE_EVICTION_POLICIES, type ResolvedOptions } from './options.js';
 

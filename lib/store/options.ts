@@ -4,7 +4,7 @@
  */
 import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import { describe, InvalidOptionError } from '../errors.js';
-import type { RedisClient } from '../backends/redis.js';
+import type { RedisClient } from '../backends/redis/index.js';
 
 /** Eviction policies under which Redis never drops an index the store relies on. */
 export const SAFE_EVICTION_POLICIES = ['noeviction', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] as const;

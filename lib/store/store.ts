@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import type { Backend, WriteEntry } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
-import { RedisBackend, type RedisClient } from '../backends/redis.js';
+import { RedisBackend, type RedisClient } from '../backends/redis/index.js';
 import { compileDependencies, compileInvalidation, type Dependency, type Invalidation } from '../dependencies.js';
 import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError } from '../errors.js';
 import { logger } from '../log.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PendingBatches } from '../../lib/backends/batches.js';
+import { PendingBatches } from '../../lib/backends/redis/batches.js';
 
 describe('PendingBatches', () => {
   it('keeps one open batch per bucket until it is removed, then opens a fresh one', () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore, getOrSet, type CleverStoreOptions } from '../../lib/index.js';
-import { bucketOf, escapeNamespace } from '../../lib/backends/redis.js';
+import { bucketOf, escapeNamespace } from '../../lib/backends/redis/index.js';
 import { REDIS_URL, clusterNodes, uniqueNamespace } from '../support/backends.js';
 
 /**

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { CleverStore, matching } from '../../lib/index.js';
-import { bucketOf, hashSlot } from '../../lib/backends/redis.js';
+import { bucketOf, hashSlot } from '../../lib/backends/redis/index.js';
 import { sleep } from '../support/backends.js';
 import { LocalCluster } from '../support/cluster.js';
 import { command, commandCalls } from '../support/redis-server.js';

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore, matching } from '../../lib/index.js';
-import { escapeNamespace } from '../../lib/backends/redis.js';
+import { escapeNamespace } from '../../lib/backends/redis/index.js';
 import { conjunctionTag, encodeValue } from '../../lib/tags.js';
 import { REDIS_URL, sleep, uniqueNamespace } from '../support/backends.js';
 import { PrivateRedis, commandCalls, replicaSynced } from '../support/redis-server.js';
