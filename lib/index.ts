@@ -15,7 +15,7 @@ export type { GetOrSetOptions, LockOptions } from './read-through.js';
 export { matching, Matching } from './dependencies.js';
 export type { Dependency, DependencyObject, WhereValue } from './dependencies.js';
 export { withDependencies } from './context.js';
-export type { RedisClient } from './backends/redis.js';
+export type { RedisClient } from './backends/redis/index.js';
 export {
   BadDependencyError, BucketCountMismatchError, BucketCountUnstableError, InvalidOptionError, InvalidationsDroppedError,
   KeyvCleverError, PartialReadError, PrequeryError, ReplicaTimeoutError, RetryQueueOverflowError, StaleCaptureError,

@@ -22,6 +22,18 @@ for (const backend of backends.filter((b) => b.name === 'memory' || b.name === '
       expect(await store.invalidate('t999')).to.equal(1);
     });
 
+    it('invalidates any number of dependencies at once, given as an array', async () => {
+      store = backend.store();
+      const keyv = keyvFor(store);
+      const tags = Array.from({ length: 100_000 }, (_, i) => `tag:${i}`);
+      await keyv.setMany(Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: i, ttl: { dependsOn: [tags[i * 997]!] } })));
+      await keyv.set('other', 1, { dependsOn: ['unrelated'] });
+      expect(await store.invalidate(tags)).to.equal(100);
+      expect(await keyv.get('k0')).to.equal(undefined);
+      expect(await keyv.get('k99')).to.equal(undefined);
+      expect(await keyv.get('other')).to.equal(1);
+    });
+
     it('counts withDependencies() too, and checks every setMany entry before writing any', async () => {
       store = backend.store({ maxDependencies: 3 });
       await withDependencies(['a', 'b'], async () => {

@@ -11,6 +11,12 @@ import { encodeRow, invalidateScript, runScript } from './scripts.js';
  */
 const ROWS_PER_CALL = 200;
 
+/**
+ * Tags one invalidation call receives at most, those a previous call left over included: any
+ * number of tags goes in bounded calls, and the tags a call hands back stay few.
+ */
+const TAGS_PER_CALL = 500;
+
 export interface InvalidationOptions {
   /** most entries one invalidation script call deletes */
   invalidateChunk: number;
@@ -44,12 +50,16 @@ export async function invalidate(
   const replicas = new Map<string, number>();
   const inTurn = turns(layout);
   const invalidateBucket = async (p: string): Promise<number> => {
-    let tags = request.tags;
+    let left: string[] = [];
+    let tagsSent = 0;
     let rowsDone = 0;
     let total = 0;
     let first = true;
-    // Calls again while tags are left (not reached, or holding more than a chunk) or rows are.
+    // Calls again while tags are left (not sent, not reached, or holding more than a chunk) or rows are.
     do {
+      const fresh = request.tags.slice(tagsSent, tagsSent + Math.max(0, TAGS_PER_CALL - left.length));
+      tagsSent += fresh.length;
+      const tags = left.length === 0 ? fresh : left.concat(fresh);
       const input = { limit: invalidateChunk, budget: invalidateBudget, raceWindow, tags, rows: rows.slice(rowsDone, rowsDone + ROWS_PER_CALL) };
       const call = () => runScript(layout.client, invalidateScript, p, input);
       const reply = first ? await call() : await inTurn(p, call);
@@ -59,8 +69,8 @@ export async function invalidate(
       rowsDone += reply.rowsDone;
       const node = layout.nodeOf(p) ?? '';
       replicas.set(node, Math.max(replicas.get(node) ?? 0, reply.replicas));
-      tags = reply.tags;
-    } while (tags.length > 0 || rowsDone < request.rows.length);
+      left = reply.tags;
+    } while (left.length > 0 || tagsSent < request.tags.length || rowsDone < request.rows.length);
     return total;
   };
   const invalidateIn = async (prefixes: string[]) => (await Promise.all(prefixes.map(invalidateBucket))).reduce((a, b) => a + b, 0);
