@@ -1,7 +1,7 @@
 import { internalsOf } from '../../lib/store/internal.js';
 import { expect } from 'chai';
 import Keyv from 'keyv';
-import { CleverStore, matching, withDependencies, type InvalidateEvent } from '../../lib/index.js';
+import { type CleverStore, matching, withDependencies, type InvalidateEvent } from '../../lib/index.js';
 import { backends, keyvFor, sleep, uniqueNamespace } from '../support/backends.js';
 
 // One behaviour suite, run unchanged against every backend.

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
-import { CleverStore, matching, withDependencies } from '../../lib/index.js';
+import { type CleverStore, matching, withDependencies } from '../../lib/index.js';
 import { backends, keyvFor } from '../support/backends.js';
 
 /** Asserts fn rejects with a TypeError whose message matches. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import Keyv from 'keyv';
-import { CleverStore } from '../../lib/index.js';
+import type Keyv from 'keyv';
+import { type CleverStore } from '../../lib/index.js';
 import { backends, keyvFor } from '../support/backends.js';
 
 // The rest of the bad-input matrix: odd keys, values Keyv cannot serialize, huge dependency
