@@ -10,7 +10,7 @@
 --   with the same rules as tags.ts (rowChangeTags), so no client-side scheme cache can go stale.
 -- A field missing from a row reaches every entry of the schemes that need it (a:<table>|<scheme>).
 -- Returns { removed, the bucket count recorded in the bucket (0 = none: see register.lua),
---   rows done (the first ones), replicas connected to this process, tag* not done (not reached,
+--   rows done (the first ones), replicas online on this process, tag* not done (not reached,
 --   or still holding members) }. A tag returned may have had its generation bumped already:
 --   bumping it again is harmless. The caller waits for those replicas to acknowledge (WAIT).
 local p = KEYS[1]
@@ -130,7 +130,10 @@ for _, tag in ipairs(tags) do
     remaining[#remaining + 1] = tag
   end
 end
-local replicas = tonumber(string.match(redis.call('INFO', 'replication'), 'connected_slaves:(%d+)')) or 0
+-- Only replicas online count: one still in its first or a full resync cannot acknowledge, and it
+-- gets the whole dataset, this invalidation included, when its sync completes.
+local replicas = 0
+for _ in string.gmatch(redis.call('INFO', 'replication'), 'slave%d+:[^\r\n]*state=online') do replicas = replicas + 1 end
 local reply = { removed, tonumber(redis.call('GET', p .. 'm:') or '0'), rowsDone, replicas }
 for i, tag in ipairs(remaining) do reply[i + 4] = tag end
 return reply

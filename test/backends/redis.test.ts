@@ -10,6 +10,7 @@ import { escapeNamespace } from '../../lib/backends/redis/index.js';
 import { conjunctionTag, encodeValue } from '../../lib/tags.js';
 import { REDIS_URL, sleep, uniqueNamespace } from '../support/backends.js';
 import { PrivateRedis, commandCalls, replicaSynced } from '../support/redis-server.js';
+import { eventually } from '../support/eventually.js';
 
 async function scanAll(client: Redis, match: string): Promise<string[]> {
   const keys: string[] = [];
@@ -404,6 +405,44 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
       await alone.clear();
       await store.disconnect();
       await alone.disconnect();
+    }
+  });
+});
+
+describe('Redis backend: a replica still in its full sync does not hold invalidations up (private redis-server and replica)', function () {
+  this.timeout(60_000);
+  let primary: PrivateRedis;
+  let replica: PrivateRedis;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyv-clever-replica-'));
+    // The primary waits 60 s before it streams the replica its first copy: the replica stays in its full sync.
+    primary = await PrivateRedis.start(['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '60']);
+    replica = await PrivateRedis.start(['--replicaof', '127.0.0.1', String(primary.port), '--dir', dir]);
+  });
+  after(async () => {
+    await replica.stop();
+    await primary.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts only replicas online: invalidate() resolves without waiting for one that is syncing', async () => {
+    const admin = new Redis(primary.url);
+    const store = new CleverStore(primary.url, { sweepInterval: 0, namespace: 'syncing', replicaTimeout: 200 });
+    const errors: Error[] = [];
+    store.on('error', (e: Error) => errors.push(e));
+    try {
+      await eventually(async () => /slave0:[^\r\n]*state=(?!online)/.test(await admin.info('replication')), { what: 'the replica connecting' });
+      expect(await admin.info('replication')).to.match(/connected_slaves:1/);
+      await store.set('a', '1', { dependsOn: ['t'] });
+      const before = await commandCalls(admin, 'wait');
+      expect(await store.invalidate('t')).to.equal(1);
+      expect(await commandCalls(admin, 'wait')).to.equal(before);
+      expect(store.pendingInvalidations).to.equal(0);
+      expect(errors).to.deep.equal([]);
+    } finally {
+      admin.disconnect();
+      await store.disconnect();
     }
   });
 });
