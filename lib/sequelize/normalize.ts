@@ -10,8 +10,12 @@ import type { AttributeLike } from './model.js';
  * @internal How values of a column are compared; undefined = not usable in an equality conjunction.
  * `date/<trunc|round>/<ms>`: a date the database stores to a coarser unit than the millisecond
  * (the MySQL family's DATETIME and TIMESTAMP keep whole seconds unless a precision is given).
+ * `folded-string`: text the database compares case- and accent-insensitively, ignoring trailing
+ * spaces (the MySQL family's default collations): folded at least as coarsely, so values it
+ * counts as equal always meet (a coarser fold only widens an invalidation).
  */
-export type Norm = 'int' | 'float' | 'bool' | 'date' | 'dateonly' | 'string' | 'ci-string' | 'uuid' | 'blob' | `date/${'trunc' | 'round'}/${number}`;
+export type Norm = 'int' | 'float' | 'bool' | 'date' | 'dateonly' | 'string' | 'ci-string' | 'folded-string' | 'uuid' | 'blob'
+  | `date/${'trunc' | 'round'}/${number}`;
 
 const TYPE_NORMS: Record<string, Norm> = {
   INTEGER: 'int', BIGINT: 'int', SMALLINT: 'int', MEDIUMINT: 'int', TINYINT: 'int', INT: 'int',
@@ -44,6 +48,8 @@ export function typeKey(type: unknown): string | undefined {
 export function normOf(attribute: AttributeLike, dialect?: string): Norm | undefined {
   const key = typeKey(attribute.type);
   const norm = key === undefined ? undefined : TYPE_NORMS[key];
+  const binary = (attribute.type as { options?: { binary?: unknown }; _binary?: unknown } | undefined);
+  if (norm === 'string' && (dialect === 'mariadb' || dialect === 'mysql') && !binary?.options?.binary && !binary?._binary) return 'folded-string';
   if (norm === 'date' && (dialect === 'mariadb' || dialect === 'mysql')) {
     const precision = Number((attribute.type as { _length?: unknown } | undefined)?._length ?? 0);
     if (Number.isInteger(precision) && precision >= 0 && precision < 3) return `date/${dialect === 'mysql' ? 'round' : 'trunc'}/${10 ** (3 - precision)}`;
@@ -121,13 +127,17 @@ export function normalizeValue(norm: Norm, value: unknown): WhereValue | typeof 
     }
     case 'string':
     case 'ci-string':
+    case 'folded-string':
     case 'uuid': {
       let s: string;
       if (typeof value === 'string') s = value;
       else if (typeof value === 'number' && Number.isFinite(value)) s = String(value);
       else if (typeof value === 'bigint') s = value.toString();
       else return NOT_NORMALIZABLE;
-      return norm === 'string' ? s : s.toLowerCase();
+      if (norm === 'string') return s;
+      if (norm === 'folded-string') return fold(s);
+      // A UUID column reads '{A0EE…}' and 'a0ee…' without dashes as the same value.
+      return norm === 'uuid' ? s.toLowerCase().replace(/[{}-]/g, '') : s.toLowerCase();
     }
     case 'blob': {
       if (value instanceof Uint8Array) return Buffer.from(value);
@@ -145,6 +155,17 @@ export function normalizeValue(norm: Norm, value: unknown): WhereValue | typeof 
       return NOT_NORMALIZABLE;
     }
   }
+}
+
+/** Letters some default collations count equal to others ('ß' is 's' in one, 'ss' in another). */
+const LIGATURES: Record<string, string> = { 'ß': 's', 'æ': 'ae', 'œ': 'oe', 'ø': 'o', 'đ': 'd', 'ł': 'l', 'þ': 'th' };
+
+/**
+ * Case, accents, compatibility forms and trailing spaces folded away (see `folded-string`); runs
+ * of 's' become one, so that 'ß', 's' and 'ss' meet whichever of those collations compares them.
+ */
+function fold(text: string): string {
+  return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase().replace(/[ßæœøđłþ]/g, (ch) => LIGATURES[ch]!).replace(/s+/g, 's').replace(/ +$/, '');
 }
 
 /** @internal Two normalized values are the same database value. */

@@ -76,3 +76,30 @@ describe('dates on the MySQL family compare at the precision the column stores',
     expect(normalized(DataTypes.DATE, 'mariadb', '1969-12-31T23:59:59.500Z').toISOString()).to.equal('1969-12-31T23:59:59.000Z');
   });
 });
+
+matrix('text compared the way the column\'s collation compares it', (env) => {
+  it('case, accents and trailing spaces the database ignores never leave an entry stale', async () => {
+    const { Author } = env.models;
+    const a = await Author.create({ name: 'o' });
+    await env.cache({ lower: [matching(Author, { name: 'o' })], other: [matching(Author, { name: 'x' })] });
+    await Author.create({ name: 'O' });
+    // The MySQL family's default collations count 'O' as 'o' (and 'ó', 'o ' too): the entry goes.
+    // Elsewhere they differ, so it stays.
+    await env.expectCache(env.dialect === 'mariadb' ? { gone: ['lower'], kept: ['other'] } : { kept: ['lower', 'other'] });
+    // What the database itself says: under its collation the two rows both match 'o'.
+    expect(await Author.count({ where: { name: 'o' } })).to.equal(env.dialect === 'mariadb' ? 2 : 1);
+    await env.cache({ lower: [matching(Author, { name: 'o' })] });
+    await a.update({ name: 'ó ' });
+    await env.expectCache({ gone: ['lower'], kept: ['other'] });
+  });
+
+  it('a UUID written with or without dashes, in any case, is the same value', async () => {
+    const Thing = env.sequelize.define('UuidThing', { ref: DataTypes.UUID }, { tableName: unique('uuids').toLowerCase() });
+    await Thing.sync();
+    const ref = '6f1c1c2e-5d2a-4a53-9b3e-0f6f2b1d9a11';
+    const row = await Thing.create({ ref });
+    await env.cache({ plain: [matching(Thing, { ref: ref.replace(/-/g, '') })], upper: [matching(Thing, { ref: ref.toUpperCase() })] });
+    await row.update({ ref: null });
+    await env.expectCache({ gone: ['plain', 'upper'] });
+  });
+});
