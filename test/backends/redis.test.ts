@@ -1,15 +1,12 @@
-import { internalsOf } from '../../lib/store/internal.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
+import { internalsOf } from '../../lib/store/internal.js';
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore, matching } from '../../lib/index.js';
 import { escapeNamespace } from '../../lib/backends/redis/index.js';
 import { conjunctionTag, encodeValue } from '../../lib/tags.js';
 import { REDIS_URL, sleep, uniqueNamespace } from '../support/backends.js';
-import { PrivateRedis, commandCalls, replicaSynced } from '../support/redis-server.js';
+import { PrivateRedis, commandCalls, replicaSynced, startReplicated } from '../support/redis-server.js';
 import { eventually } from '../support/eventually.js';
 
 async function scanAll(client: Redis, match: string): Promise<string[]> {
@@ -335,30 +332,21 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
   let primary: PrivateRedis;
   let replica: PrivateRedis;
   let admin: Redis;
-  let dir: string;
+  let stop: () => Promise<void>;
   before(async () => {
-    // The replica stores the copy it syncs from in its directory: a temporary one, not the cwd.
-    dir = mkdtempSync(join(tmpdir(), 'keyv-clever-replica-'));
-    primary = await PrivateRedis.start(['--repl-diskless-sync-delay', '0']);
-    replica = await PrivateRedis.start(['--replicaof', '127.0.0.1', String(primary.port), '--dir', dir]);
+    ({ primary, replica, stop } = await startReplicated(['--repl-diskless-sync-delay', '0']));
     admin = new Redis(primary.url);
-    for (let i = 0; !(await replicaSynced(replica.port)); i++) {
-      if (i > 200) throw new Error('the replica did not sync');
-      await sleep(50);
-    }
+    await eventually(() => replicaSynced(replica.port), { what: 'the replica syncing' });
   });
   after(async () => {
     admin.disconnect();
-    replica.thaw();
-    await replica.stop();
-    await primary.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   });
 
   const waits = () => commandCalls(admin, 'wait');
 
   it('resolves once the connected replica has the invalidation, and fails (queued for retry) when it does not answer in replicaTimeout', async () => {
-    const store = new CleverStore(primary.url, { sweepInterval: 0, namespace: 'replicated', replicaTimeout: 200 });
+    const store = new CleverStore(primary.url, { sweepInterval: 0, namespace: 'replicated', replicaTimeout: 1000 });
     const errors: Error[] = [];
     store.on('error', (e: Error) => errors.push(e));
     try {
@@ -371,7 +359,7 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
       await store.set('b', '2', { dependsOn: ['t'] });
       replica.freeze();
       const error = await store.invalidate('t').then(() => undefined, (e: Error) => e);
-      expect(error?.message).to.match(/invalidation in namespace 'replicated' reached 0 of the 1 replica\(s\) of Redis server within replicaTimeout \(200 ms\)/);
+      expect(error?.message).to.match(/invalidation in namespace 'replicated' reached 0 of the 1 replica\(s\) of Redis server within replicaTimeout \(1000 ms\)/);
       expect(store.pendingInvalidations).to.equal(1);
       replica.thaw();
       await store.flushInvalidations();
@@ -412,19 +400,12 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
 describe('Redis backend: a replica still in its full sync does not hold invalidations up (private redis-server and replica)', function () {
   this.timeout(60_000);
   let primary: PrivateRedis;
-  let replica: PrivateRedis;
-  let dir: string;
+  let stop: () => Promise<void>;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'keyv-clever-replica-'));
     // The primary waits 60 s before it streams the replica its first copy: the replica stays in its full sync.
-    primary = await PrivateRedis.start(['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '60']);
-    replica = await PrivateRedis.start(['--replicaof', '127.0.0.1', String(primary.port), '--dir', dir]);
+    ({ primary, stop } = await startReplicated(['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '60']));
   });
-  after(async () => {
-    await replica.stop();
-    await primary.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stop());
 
   it('counts only replicas online: invalidate() resolves without waiting for one that is syncing', async () => {
     const admin = new Redis(primary.url);

@@ -4,11 +4,9 @@
  * for the commit), explicit `{ transaction }` and CLS alike.
  */
 import { expect } from 'chai';
-import { createNamespace, destroyNamespace } from 'cls-hooked';
-import { Sequelize } from 'sequelize';
 import { getOrSet } from '../../lib/index.js';
 import { related } from '../../lib/sequelize/index.js';
-import { matrix, seed, unique } from './support.js';
+import { matrix, seed, useCls } from './support.js';
 
 matrix('getOrSet inside a transaction that wrote a dependency', (env) => {
   it('runs the loader instead of answering from the cache, and stores nothing', async () => {
@@ -38,17 +36,7 @@ matrix('getOrSet inside a transaction that wrote a dependency', (env) => {
 });
 
 matrix('getOrSet inside a CLS transaction that wrote a dependency', (env) => {
-  let previous: unknown;
-  let namespace: string;
-  before(() => {
-    namespace = unique('kc-cls');
-    previous = (Sequelize as unknown as { _cls?: unknown })._cls;
-    Sequelize.useCLS(createNamespace(namespace));
-  });
-  after(() => {
-    (Sequelize as unknown as { _cls?: unknown })._cls = previous;
-    destroyNamespace(namespace);
-  });
+  useCls();
 
   it('finds the transaction through CLS', async () => {
     const { Post } = env.models;

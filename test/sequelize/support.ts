@@ -6,8 +6,9 @@
  * database and its own store namespace.
  */
 import { expect } from 'chai';
+import { createNamespace, destroyNamespace } from 'cls-hooked';
 import Keyv from 'keyv';
-import { DataTypes, type Model, type ModelStatic, type Sequelize } from 'sequelize';
+import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
 import { clusterNodes } from '../support/backends.js';
 import { SEQUELIZE_REDIS_URL as REDIS_URL } from '../support/services.js';
 import { closeSequelize, openSequelize, unique, type Dialect } from '../support/sequelize.js';
@@ -229,4 +230,19 @@ export function call<T = unknown>(instance: Model, method: string, ...args: unkn
   const fn = (instance as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[method];
   if (typeof fn !== 'function') throw new Error(`${instance.constructor.name} has no method ${method}`);
   return fn.apply(instance, args);
+}
+
+/** Turns Sequelize's CLS on for the enclosing describe block (and back to what it was after it). */
+export function useCls(): void {
+  let previous: unknown;
+  let namespace: string;
+  before(() => {
+    namespace = unique('kc-cls');
+    previous = (Sequelize as unknown as { _cls?: unknown })._cls;
+    Sequelize.useCLS(createNamespace(namespace));
+  });
+  after(() => {
+    (Sequelize as unknown as { _cls?: unknown })._cls = previous;
+    destroyNamespace(namespace);
+  });
 }

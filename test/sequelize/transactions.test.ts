@@ -3,12 +3,11 @@
  * and CLS), never for a rollback, and never failing the user's write or commit.
  */
 import { expect } from 'chai';
-import { createNamespace, destroyNamespace } from 'cls-hooked';
 import Keyv from 'keyv';
-import { Sequelize, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import { CleverStore, getOrSet } from '../../lib/index.js';
 import { registerSequelizeHooks, related, tablesWrittenIn } from '../../lib/sequelize/index.js';
-import { matrix, openStore, seed, unique } from './support.js';
+import { matrix, openStore, seed, unique, useCls } from './support.js';
 
 matrix('transactions (explicit)', (env) => {
   it('invalidates once, after commit, not before', async () => {
@@ -140,17 +139,7 @@ matrix('transactions (explicit)', (env) => {
 });
 
 matrix('transactions (CLS)', (env) => {
-  let previous: unknown;
-  let namespace: string;
-  before(() => {
-    namespace = unique('kc-cls');
-    previous = (Sequelize as unknown as { _cls?: unknown })._cls;
-    Sequelize.useCLS(createNamespace(namespace));
-  });
-  after(() => {
-    (Sequelize as unknown as { _cls?: unknown })._cls = previous;
-    destroyNamespace(namespace);
-  });
+  useCls();
 
   it('writes inside a CLS transaction are invalidated after its commit', async () => {
     const { Post } = env.models;

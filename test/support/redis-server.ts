@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -150,4 +152,24 @@ export class PrivateRedis {
     this.child.kill('SIGKILL');
     await exited;
   }
+}
+
+/**
+ * A private primary (with `primaryArgs`) and a replica of it, the replica's copy in a temporary
+ * directory (not the working directory); `stop()` ends both and removes the directory.
+ */
+export async function startReplicated(primaryArgs: string[] = []): Promise<{ primary: PrivateRedis; replica: PrivateRedis; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'keyv-clever-replica-'));
+  const primary = await PrivateRedis.start(primaryArgs);
+  const replica = await PrivateRedis.start(['--replicaof', '127.0.0.1', String(primary.port), '--dir', dir]);
+  return {
+    primary,
+    replica,
+    async stop() {
+      replica.thaw();
+      await replica.stop();
+      await primary.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
