@@ -17,7 +17,7 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
   after(async () => { await cluster?.stop(); });
 
   it('spreads one namespace over buckets on every master, and clear() and iterator() cover them all', async () => {
-    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'spread' });
+    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'spread', replicaTimeout: 2000 });
     try {
       await store.setMany(Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: String(i), ttl: { dependsOn: ['all', matching('t', { g: i % 3 })] } })));
       const masters = [];
@@ -234,7 +234,7 @@ describe('Redis Cluster: layout and failover (a cluster of its own)', function (
   });
 
   it('serves no invalidated entry after a replica is promoted while reads, writes and invalidations run', async () => {
-    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'failover' });
+    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'failover', replicaTimeout: 2000 });
     store.on('error', () => undefined); // redirections during the failover are expected
     let running = true;
     try {
@@ -380,7 +380,7 @@ describe('Redis Cluster: a master that dies (a cluster of its own)', function ()
       }
       expect(store.pendingInvalidations).to.equal(0);
       expect(await entriesOn(replica)).to.equal(0);
-      const reader = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'crash' });
+      const reader = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'crash', replicaTimeout: 2000 });
       try {
         expect(await reader.getMany(keys)).to.deep.equal(keys.map(() => undefined));
       } finally {

@@ -19,7 +19,7 @@ export type BackendKind = 'memory' | 'redis' | 'cluster';
 export { closeSequelize, openSequelize, unique, type Dialect };
 
 export function openStore(backend: BackendKind, options: ConstructorParameters<typeof CleverStore>[1] = {}): CleverStore {
-  if (backend === 'cluster') return new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, ...options });
+  if (backend === 'cluster') return new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, replicaTimeout: 2000, ...options });
   return backend === 'memory'
     ? new CleverStore({ sweepInterval: 0, ...options })
     : new CleverStore(REDIS_URL, { sweepInterval: 0, ...options });

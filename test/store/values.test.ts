@@ -88,14 +88,21 @@ for (const backend of backends) {
       expect(await store.invalidate('v')).to.equal(2);
     });
 
-    it('10k dependencies on one entry: written in one call, removed by any one of them, leaving no index behind', async () => {
-      const many = Array.from({ length: 10_000 }, (_, i) => `dep-${i}`);
-      expect(await keyv.set('wide', 'v', { dependsOn: many })).to.equal(true);
-      expect(await store.entriesFor('dep-9999')).to.deep.equal(['wide']);
-      expect(await store.invalidate('dep-5000')).to.equal(1);
-      expect(await keyv.get('wide')).to.equal(undefined);
-      expect(await store.entriesFor('dep-0')).to.deep.equal([]);
-      expect(await store.invalidate('dep-1', 'dep-9999')).to.equal(0);
+    it('10k dependencies on one entry (maxDependencies raised): written in one call, removed by any one of them, leaving no index behind', async () => {
+      const wide = backend.store({ maxDependencies: 10_000 });
+      const wideKeyv = keyvFor(wide);
+      try {
+        const many = Array.from({ length: 10_000 }, (_, i) => `dep-${i}`);
+        expect(await wideKeyv.set('wide', 'v', { dependsOn: many })).to.equal(true);
+        expect(await wide.entriesFor('dep-9999')).to.deep.equal(['wide']);
+        expect(await wide.invalidate('dep-5000')).to.equal(1);
+        expect(await wideKeyv.get('wide')).to.equal(undefined);
+        expect(await wide.entriesFor('dep-0')).to.deep.equal([]);
+        expect(await wide.invalidate('dep-1', 'dep-9999')).to.equal(0);
+      } finally {
+        await wideKeyv.clear();
+        await wide.disconnect();
+      }
     });
 
     it('headers ending on either side of each read boundary (256 and 1024 bytes), in front of 1 MB values: invalidated, deleted and rewritten exactly', async () => {
