@@ -4,6 +4,7 @@ import { CleverStore, matching } from '../../lib/index.js';
 import { bucketOf, hashSlot } from '../../lib/backends/redis/index.js';
 import { sleep } from '../support/backends.js';
 import { LocalCluster } from '../support/cluster.js';
+import { eventually } from '../support/eventually.js';
 import { command, commandCalls } from '../support/redis-server.js';
 
 const role = async (port: number) => ((await command(port, ['ROLE'])) as [string])[0];
@@ -386,6 +387,32 @@ describe('Redis Cluster: a master that dies (a cluster of its own)', function ()
       } finally {
         await reader.disconnect();
       }
+    } finally {
+      await store.disconnect();
+    }
+  });
+});
+
+describe('Redis Cluster: used while its replicas are still in their first sync (a cluster of its own)', function () {
+  this.timeout(120_000);
+  let cluster: LocalCluster;
+  // Each master waits 60 s before it streams its replica the first copy: the replicas stay syncing.
+  before(async () => { cluster = await LocalCluster.start(6, 1, { waitForSync: false, serverArgs: ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '60'] }); });
+  after(async () => { await cluster?.stop(); });
+
+  it('invalidates at once: a replica that is not online is not waited for', async () => {
+    const store = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'syncing' });
+    const errors: Error[] = [];
+    store.on('error', (e) => errors.push(e));
+    try {
+      const syncing = async () => (await Promise.all(cluster.ports.map((port) => info(port, 'replication'))))
+        .filter((text) => /slave0:[^\r\n]*state=(?!online)/.test(text)).length;
+      await eventually(async () => (await syncing()) === 3, { what: 'three replicas connected and syncing' });
+      await store.setMany(Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: 'v', ttl: { dependsOn: ['t'] } })));
+      expect(await store.invalidate('t')).to.equal(50);
+      expect(store.pendingInvalidations).to.equal(0);
+      expect(errors).to.deep.equal([]);
+      expect(await syncing()).to.equal(3); // still syncing: nothing waited for them
     } finally {
       await store.disconnect();
     }

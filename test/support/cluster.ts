@@ -38,13 +38,15 @@ export class LocalCluster {
   /**
    * `size` redis-server processes: one holding every slot, or masters with `replicas` replicas
    * each. A start that fails (a port taken meanwhile, a node that does not join in time) is
-   * retried on fresh ports; the last error says which step failed.
+   * retried on fresh ports; the last error says which step failed. `waitForSync: false` hands
+   * the cluster over at cluster_state:ok, replicas perhaps still syncing; `serverArgs` go to
+   * every redis-server.
    */
-  static async start(size = 6, replicas = 1): Promise<LocalCluster> {
+  static async start(size = 6, replicas = 1, { waitForSync = true, serverArgs = [] }: { waitForSync?: boolean; serverArgs?: string[] } = {}): Promise<LocalCluster> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        return await LocalCluster.startOnce(size, replicas);
+        return await LocalCluster.startOnce(size, replicas, waitForSync, serverArgs);
       } catch (error) {
         lastError = error;
       }
@@ -52,7 +54,7 @@ export class LocalCluster {
     throw lastError;
   }
 
-  private static async startOnce(size: number, replicas: number): Promise<LocalCluster> {
+  private static async startOnce(size: number, replicas: number, waitForSync: boolean, serverArgs: string[]): Promise<LocalCluster> {
     const dir = makeDir();
     const ports: number[] = [];
     const children: ChildProcess[] = [];
@@ -65,7 +67,7 @@ export class LocalCluster {
           // announce-ip: a node that never met another would report its address as '' in CLUSTER SLOTS
           '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1',
           '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000',
-          '--save', '', '--appendonly', 'no', '--dir', dir,
+          '--save', '', '--appendonly', 'no', '--dir', dir, ...serverArgs,
         ]));
       }
       step = 'waiting for every redis-server to answer';
@@ -87,9 +89,11 @@ export class LocalCluster {
         return true;
       });
       // A replica that has not finished its first sync cannot take over when its master dies.
-      step = 'waiting for every replica to sync';
-      const masters = size === 1 ? 1 : Math.ceil(size / (replicas + 1));
-      await waitFor(async () => (await Promise.all(ports.map(replicaSynced))).filter(Boolean).length === size - masters);
+      if (waitForSync) {
+        step = 'waiting for every replica to sync';
+        const masters = size === 1 ? 1 : Math.ceil(size / (replicas + 1));
+        await waitFor(async () => (await Promise.all(ports.map(replicaSynced))).filter(Boolean).length === size - masters);
+      }
       return cluster;
     } catch (error) {
       await cluster.stop();

@@ -5,7 +5,8 @@ let cluster: LocalCluster | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
   if (process.env.CLUSTER_NODES) return;
-  cluster = await LocalCluster.start();
+  // Used as soon as its state is ok: invalidations must not wait for replicas still syncing.
+  cluster = await LocalCluster.start(6, 1, { waitForSync: false });
   process.env.CLUSTER_NODES = cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',');
 }
 
