@@ -7,6 +7,7 @@ import { BadDependencyError } from '../errors.js';
 import { describe as describeValue, encodeRow, type RowImage, type WhereValue } from '../dependencies.js';
 import { modelName, tableOf, type InstanceLike, type ModelLike } from './model.js';
 import { normalizeValue, normOf, NOT_NORMALIZABLE, sameValue, typeKey, type Norm } from './normalize.js';
+import { isPlain } from './where.js';
 
 /** @internal */
 export interface Column {
@@ -170,7 +171,24 @@ export function primaryKeyOf(instance: InstanceLike, meta: ModelMeta): Record<st
  * @internal
  */
 export function valuesBefore(instance: InstanceLike): Record<string, unknown> {
-  return { ...instance.dataValues, ...(instance._previousDataValues ?? {}) };
+  const values = { ...instance.dataValues, ...(instance._previousDataValues ?? {}) };
+  // What the database filled in stands for what the instance holds in its place (nothing, or the
+  // SQL expression it was given).
+  const filled = filledByDatabase.get(instance);
+  if (filled) for (const [attribute, value] of Object.entries(filled)) if (!isPlain(values[attribute])) values[attribute] = value;
+  return values;
+}
+
+/**
+ * Column values the database filled in at an insert that the instance does not hold (no
+ * RETURNING: defaults, expressions), read back once after the insert; they complete its later
+ * old images.
+ */
+const filledByDatabase = new WeakMap<object, Record<string, unknown>>();
+
+/** @internal Remembers what the database filled in for `instance` (see valuesBefore). */
+export function rememberFilled(instance: InstanceLike, values: Record<string, unknown>): void {
+  filledByDatabase.set(instance, values);
 }
 
 /** @internal The value a paranoid model's `deletedAt` takes back on restore: its default, else null. */

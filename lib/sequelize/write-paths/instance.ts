@@ -3,9 +3,9 @@
  * new values and its old ones (`_previousDataValues`, or a snapshot the before hook took).
  * @internal
  */
-import { metaOf, restoredValue, rowImage, valuesBefore } from '../meta.js';
+import { byAttribute, metaOf, primaryKeyOf, rememberFilled, restoredValue, rowImage, valuesBefore, type ModelMeta } from '../meta.js';
 import { isInstance, type HookOptions, type InstanceLike } from '../model.js';
-import { plainOrUnknown } from '../where.js';
+import { isPlain, plainOrUnknown } from '../where.js';
 import type { WriteContext } from './context.js';
 
 /** @internal */
@@ -14,7 +14,31 @@ export async function afterCreate(ctx: WriteContext, instance: InstanceLike, opt
   const meta = metaOf(instance.constructor);
   let only: Set<string> | undefined;
   if (Array.isArray(options?.fields) && !options.defaultFields) only = new Set([...(options.fields as string[]), ...meta.primaryKey]);
-  await ctx.record({ images: [rowImage(meta, instance.dataValues, only)] }, options);
+  const image = rowImage(meta, instance.dataValues, only);
+  // Columns the database filled in (defaults, expressions) that no RETURNING brought back: read
+  // them, so that this image and the instance's later old images are exact, not widened.
+  const missing = meta.taggable.filter((a) => !(a in image.values));
+  if (missing.length > 0) {
+    const filled = await readBack(ctx, instance, meta, missing, options);
+    if (filled) {
+      rememberFilled(instance, filled);
+      Object.assign(image.values, rowImage(meta, filled).values);
+    }
+  }
+  await ctx.record({ images: [image] }, options);
+}
+
+/** The `attributes` of the row just inserted for `instance`, by primary key, in its transaction. */
+async function readBack(ctx: WriteContext, instance: InstanceLike, meta: ModelMeta, attributes: string[], options: HookOptions): Promise<Record<string, unknown> | undefined> {
+  const where = primaryKeyOf(instance, meta);
+  if (meta.primaryKey.length === 0 || Object.values(where).some((v) => v === undefined || v === null || !isPlain(v))) return undefined;
+  try {
+    const rows = await meta.model.unscoped().findAll({ where, attributes, raw: true, limit: 1, transaction: options.transaction, hooks: false, logging: options.logging });
+    return rows[0] ? byAttribute(meta, rows[0]) : undefined;
+  } catch (error) {
+    ctx.emitError(error); // the image stays without them: wider, never stale
+    return undefined;
+  }
 }
 
 /** Marks an instance whose next query our after hook covers, and keeps its values before the write. */
