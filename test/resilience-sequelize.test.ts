@@ -3,8 +3,8 @@ import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
 import { CleverStore, getOrSet } from '../lib/index.js';
 import { registerSequelizeHooks, type SequelizeHooks } from '../lib/sequelize/index.js';
-import { sleep } from './support/backends.js';
 import { PrivateRedis } from './support/redis-server.js';
+import { eventually } from './support/eventually.js';
 
 type Row = Model & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -55,11 +55,10 @@ describe('Redis faults during Sequelize writes (SQLite, a redis-server the test 
     expect(await read(post)).to.equal('bulk');
 
     server.thaw();
-    for (let i = 0; i < 100 && store.pendingInvalidations > 0; i++) {
+    await eventually(async () => {
       await store.flushInvalidations();
-      await sleep(20);
-    }
-    expect(store.pendingInvalidations).to.equal(0);
+      return store.pendingInvalidations === 0;
+    }, { what: 'the queued invalidations run' });
     expect(await keyv.get(`post:${post.id}`)).to.equal(undefined); // the stale 'before' is gone
     expect(await keyv.get(`post:${other.id}`)).to.equal('other'); // the rest stayed
     expect(await read(post)).to.equal('bulk');

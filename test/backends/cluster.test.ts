@@ -367,19 +367,15 @@ describe('Redis Cluster: a master that dies (a cluster of its own)', function ()
       const promoter = new Redis(replica, '127.0.0.1');
       try {
         await promoter.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
-        for (let i = 0; !(await promoter.info('replication')).includes('role:master'); i++) {
-          if (i > 100) throw new Error('the replica did not take over');
-          await sleep(100);
-        }
+        await eventually(async () => (await promoter.info('replication')).includes('role:master'), { what: 'the replica taking over', every: 100 });
       } finally {
         promoter.disconnect();
       }
       // The retry runs on the process that now serves those buckets.
-      for (let i = 0; i < 100 && store.pendingInvalidations > 0; i++) {
+      await eventually(async () => {
         await store.flushInvalidations();
-        if (store.pendingInvalidations > 0) await sleep(100);
-      }
-      expect(store.pendingInvalidations).to.equal(0);
+        return store.pendingInvalidations === 0;
+      }, { what: 'the retry on the promoted replica', every: 100 });
       expect(await entriesOn(replica)).to.equal(0);
       const reader = new CleverStore({ cluster: cluster.nodes, sweepInterval: 0, namespace: 'crash', replicaTimeout: 2000 });
       try {

@@ -2,7 +2,8 @@ import { internalsOf } from '../../lib/store/internal.js';
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { type CleverStore, matching, withDependencies, type InvalidateEvent } from '../../lib/index.js';
-import { backends, keyvFor, sleep, uniqueNamespace } from '../support/backends.js';
+import { backends, keyvFor, uniqueNamespace } from '../support/backends.js';
+import { eventually } from '../support/eventually.js';
 
 // One behaviour suite, run unchanged against every backend.
 for (const backend of backends) {
@@ -73,8 +74,7 @@ for (const backend of backends) {
     it('ttl expiry removes the entry and its index members', async () => {
       await keyv.set('short', 1, { ttl: 40, dependsOn: ['exp'] });
       await keyv.set('long', 2, { ttl: 60_000, dependsOn: ['exp'] });
-      await sleep(120);
-      expect(await keyv.get('short')).to.equal(undefined);
+      await eventually(async () => (await keyv.get('short')) === undefined, { what: 'the 40 ms entry expiring' });
       await store.sweep();
       expect(await store.entriesFor('exp')).to.deep.equal(['long']);
       expect(await store.invalidate('exp')).to.equal(1);
@@ -206,7 +206,7 @@ for (const backend of backends) {
       expect(results).to.deep.equal([true, true, true]);
       expect(await keyv.getMany(['m1', 'm2', 'm3'])).to.deep.equal([1, 2, 3]);
       expect(await store.invalidate('m')).to.equal(1);
-      await sleep(80);
+      await eventually(async () => (await keyv.get('m2')) === undefined, { what: 'the 30 ms entry expiring' });
       expect(await keyv.getMany(['m1', 'm2', 'm3'])).to.deep.equal([undefined, undefined, 3]);
     });
 
@@ -228,8 +228,7 @@ for (const backend of backends) {
       try {
         await k.set('d', 1, { dependsOn: ['x'] });
         await k.set('keep', 2, { ttl: 60_000 });
-        await sleep(100);
-        expect(await k.get('d')).to.equal(undefined);
+        await eventually(async () => (await k.get('d')) === undefined, { what: 'defaultTtl expiring the entry' });
         expect(await k.get('keep')).to.equal(2);
       } finally {
         await k.clear();
