@@ -52,6 +52,21 @@ export function registerTransactionWrites(tracker: TransactionWrites): () => voi
   };
 }
 
+/** The entry's dependencies with those `withDependencies` adds; TypeError on bad input. */
+function compile(dependsOn: readonly Dependency[]): CompiledDependencies {
+  const scoped = currentDependencies();
+  return compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, 'getOrSet() dependsOn');
+}
+
+/** The transaction of the current async context (CLS), if a tracker knows one. */
+function currentTransaction(): unknown {
+  for (const tracker of trackers) {
+    const transaction = tracker.current();
+    if (transaction !== undefined) return transaction;
+  }
+  return undefined;
+}
+
 /** Has `transaction` uncommitted writes to anything `deps` depends on? */
 const writtenIn = (transaction: unknown, deps: CompiledDependencies): boolean => trackers.some((t) => t.hasWritten(transaction, deps));
 
@@ -85,16 +100,12 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
   const dependsOn = options.dependsOn ?? [];
   if (!Array.isArray(dependsOn)) throw new InvalidOptionError('dependsOn', dependsOn, `getOrSet(): dependsOn must be an array, got ${describe(dependsOn)}`);
 
-  const transaction = options.transaction ?? trackers.map((t) => t.current()).find((t) => t !== undefined);
-  const compile = (): CompiledDependencies => {
-    const scoped = currentDependencies();
-    return compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, 'getOrSet() dependsOn');
-  };
+  const transaction = options.transaction ?? currentTransaction();
   let deps: CompiledDependencies | undefined;
   if (transaction !== undefined) {
     // A transaction that wrote what the entry depends on must read its own writes: the cached
     // value predates them (their invalidation waits for the commit). Load, and store nothing.
-    deps = compile();
+    deps = compile(dependsOn);
     if (writtenIn(transaction, deps)) return loader();
   }
 
@@ -102,7 +113,7 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
   if (cached !== undefined) return cached as T;
 
   // Checked on every miss, before the loader runs or anything is written (a hit writes nothing).
-  deps ??= compile();
+  deps ??= compile(dependsOn);
   // Values seen inside a transaction may be uncommitted: never share them with other callers.
   if (transaction !== undefined) return (await load(keyv, store, key, loader, options, deps, lock, transaction)).value;
 
