@@ -5,8 +5,8 @@
  */
 import { expect } from 'chai';
 import { DataTypes, Sequelize, type Model, type ModelStatic, type Options } from 'sequelize';
-import { matching } from '../../lib/index.js';
-import { related } from '../../lib/sequelize/index.js';
+import { ForeignKeyCatalogError, matching } from '../../lib/index.js';
+import { registerSequelizeHooks, related } from '../../lib/sequelize/index.js';
 import { matrix, unique } from './support.js';
 
 matrix('foreign keys within one table', (env) => {
@@ -51,7 +51,7 @@ matrix('foreign keys within one table', (env) => {
 });
 
 /** The config of `sequelize` without its models: a second application on the same database. */
-function openOtherApplication(sequelize: Sequelize): Sequelize {
+function openOtherApplication(sequelize: Sequelize, options: Options = {}): Sequelize {
   const { database, username, password, host, port } = sequelize.config;
   const dialect = sequelize.getDialect() as 'sqlite' | 'postgres' | 'mariadb';
   if (dialect === 'sqlite') {
@@ -63,6 +63,7 @@ function openOtherApplication(sequelize: Sequelize): Sequelize {
   return new Sequelize(database, username, password ?? undefined, {
     dialect, host, port: Number(port), logging: false, pool: { max: 2 },
     dialectOptions: (sequelize as unknown as { options: Options }).options.dialectOptions,
+    ...options,
   });
 }
 
@@ -169,5 +170,53 @@ matrix('foreign keys only the database (another application) declares', (env) =>
     await post.update({ title: 'renamed' });
     await env.models.Post.update({ status: 'published' }, { where: { id: post.get('id') } });
     await env.expectCache({ kept: ['notes', 'notesOfPost', 'pins', 'marks', 'journal', 'tags'] });
+  });
+
+  it('reads the catalog once per instance, and again after a model is defined', async () => {
+    const options = (env.sequelize as unknown as { options: { logging: unknown } }).options;
+    const logging = options.logging;
+    const reads: string[] = [];
+    options.logging = (sql: string) => {
+      if (/pg_constraint|REFERENTIAL_CONSTRAINTS|pragma_foreign_key_list/.test(sql)) reads.push(sql);
+    };
+    try {
+      // Never synced: it only changes the instance's models.
+      env.sequelize.define(unique('Scratch'), { x: DataTypes.INTEGER }, { tableName: unique('scratch') });
+      for (let i = 0; i < 3; i += 1) {
+        const { post } = await arrange();
+        await post.destroy();
+        await env.expectCache({ gone: ['notes', 'pins', 'marks'], kept: ['journal', 'tags'] });
+      }
+    } finally {
+      options.logging = logging;
+    }
+    expect(reads).to.have.length(1);
+  });
+
+  it('a catalog that cannot be read in time widens to the tables the models map, then serves the next write', async function () {
+    // One connection, held by the write's transaction: the catalog read waits for it.
+    if (env.dialect === 'sqlite' || env.backend !== 'redis') this.skip();
+    const app = openOtherApplication(env.sequelize, { pool: { max: 1 } });
+    const hooks = registerSequelizeHooks(app, env.keyv);
+    try {
+      const AppPost = app.define('Post', { title: DataTypes.STRING }, { tableName: 'posts' });
+      app.define('Tag', { name: DataTypes.STRING }, { tableName: 'tags' });
+      const { post, spare } = await arrange();
+      await app.transaction(async (transaction) => {
+        await AppPost.destroy({ where: { id: post.get('id') }, transaction });
+      });
+      expect(env.errors.map((e) => e instanceof ForeignKeyCatalogError)).to.deep.equal([true]);
+      env.errors.length = 0;
+      // Widened without a catalog: every table the models map (this application's `tags`).
+      await env.expectCache({ gone: ['tags'], kept: ['journal'] });
+      // The read lands once the connection is free: the next write reaches the other tables.
+      await env.cache({ tags: [matching('tags')], notes: [matching('notes')] });
+      await AppPost.destroy({ where: { id: spare.get('id') } });
+      await env.expectCache({ gone: ['notes'], kept: ['tags', 'journal'] });
+      expect(env.errors).to.deep.equal([]);
+    } finally {
+      hooks.unregister();
+      await app.close();
+    }
   });
 });
