@@ -143,6 +143,16 @@ export class PrequeryError extends KeyvCleverError {
   }
 }
 
+/**
+ * The foreign keys the database declares could not be read (Sequelize hooks): the write's
+ * cascades are widened to every table known to reference the written one.
+ */
+export class ForeignKeyCatalogError extends KeyvCleverError {
+  constructor(readonly dialect: string, options: { cause: unknown }) {
+    super(`could not read the foreign keys the ${dialect || 'database'} catalog declares (the cascades of the write are widened): ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+  }
+}
+
 /** Wraps anything thrown into an Error (a rejection with a string, say). */
 export function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));

@@ -18,6 +18,6 @@ export { withDependencies } from './context.js';
 export type { RedisClient } from './backends/redis/index.js';
 export {
   BadDependencyError, BucketCountMismatchError, BucketCountUnstableError, InvalidOptionError, InvalidationsDroppedError,
-  KeyvCleverError, PartialReadError, PrequeryError, ReplicaTimeoutError, RetryQueueOverflowError, StaleCaptureError,
+  ForeignKeyCatalogError, KeyvCleverError, PartialReadError, PrequeryError, ReplicaTimeoutError, RetryQueueOverflowError, StaleCaptureError,
   UnsafeEvictionError,
 } from './errors.js';

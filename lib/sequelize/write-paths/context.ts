@@ -5,7 +5,7 @@
  * @internal
  */
 import type { StoreInternals } from '../../store/internal.js';
-import { cascadeTables, updateCascades, type CascadeAction } from '../cascades.js';
+import { Cascades, type CascadeAction } from '../cascades.js';
 import { Collector, type Change } from '../collector.js';
 import { metaOf, type ModelMeta } from '../meta.js';
 import { isModel, type HookOptions, type ModelLike, type SequelizeLike } from '../model.js';
@@ -37,6 +37,8 @@ export class WriteContext {
   readonly bulk = new WeakMap<object, BulkState>();
   /** flushes a collector after its root transaction committed; never rejects */
   private readonly flushAfterCommit = this.guard((collector: Collector) => this.flush(collector));
+  /** the cascade walks of this registration, completed by `record()` once the catalog is read */
+  private readonly cascades = new Cascades(this);
 
   constructor(
     readonly sequelize: SequelizeLike,
@@ -65,6 +67,13 @@ export class WriteContext {
 
   /** Records a change: on the root transaction (flushed after it commits), or flushed now. */
   async record(change: Change, options: HookOptions | undefined): Promise<void> {
+    // The write's cascade walks that wait for the database's catalog: taken before any await.
+    const late = this.cascades.settle();
+    if (late) {
+      const tables = new Set(change.tables ?? []);
+      for (const table of await late) tables.add(table);
+      change = { ...change, tables };
+    }
     const transaction = transactionOf(this.sequelize, options);
     if (transaction && typeof transaction.afterCommit === 'function') {
       const root = rootTransaction(transaction);
@@ -84,14 +93,18 @@ export class WriteContext {
     await this.store.invalidateOrQueue(collector.request());
   }
 
-  /** Tables a foreign-key cascade changes along with `table` (none with `cascades: false`). */
+  /**
+   * Tables a foreign-key cascade changes along with `table` (none with `cascades: false`). The
+   * caller passes them to `record()` before it awaits anything: until the database's catalog is
+   * read, `record()` adds what it declares.
+   */
   cascadeTables(table: string, action: CascadeAction): Set<string> {
-    return this.options.cascades ? cascadeTables(this.sequelize, table, action) : new Set();
+    return this.options.cascades ? this.cascades.tables(table, action) : new Set();
   }
 
-  /** Tables an update changes through ON UPDATE rules (`pairs`: rows before and after). */
+  /** Tables an update changes through ON UPDATE rules (`pairs`: rows before and after); as `cascadeTables`. */
   updateCascades(meta: ModelMeta, pairs: ReadonlyArray<[Record<string, unknown>, Record<string, unknown>]>): Set<string> {
-    return this.options.cascades ? updateCascades(this.sequelize, meta, pairs) : new Set();
+    return this.options.cascades ? this.cascades.update(meta, pairs) : new Set();
   }
 
   /**
