@@ -32,11 +32,12 @@ matrix('normalization by column type', (env) => {
     const i2 = await Item.create({ sku: 'b', active: false, price: 2, onDay: '2024-01-03', at: new Date(0) });
     await env.cache({
       active: [matching(Item, { active: true })], active1: [matching(Item, { active: 1 })], price: [matching(Item, { price: 1.5 })], priceText: [matching(Item, { price: '1.5' })],
-      day: [matching(Item, { onDay: '2024-01-02' })], at: [matching(Item, { at })], atText: [matching(Item, { at: at.toISOString() })],
+      day: [matching(Item, { onDay: '2024-01-02' })], at: [matching(Item, { at })], atText: [matching(Item, { at: at.toISOString() })], atMs: [matching(Item, { at: at.getTime() })],
+      priceBig: [matching(Item, { price: 1.5 })], active1s: [matching(Item, { active: 't' })],
       inactive: [matching(Item, { active: false })], price2: [matching(Item, { price: 2 })], day2: [matching(Item, { onDay: '2024-01-03' })], i2: [i2],
     });
     await Item.update({ sku: 'a2' }, { where: { id: i1.get('id') } });
-    await env.expectCache({ gone: ['active', 'active1', 'price', 'priceText', 'day', 'at', 'atText'], kept: ['inactive', 'price2', 'day2', 'i2'] });
+    await env.expectCache({ gone: ['active', 'active1', 'active1s', 'price', 'priceText', 'priceBig', 'day', 'at', 'atText', 'atMs'], kept: ['inactive', 'price2', 'day2', 'i2'] });
   });
 
   it('a model in a schema (PostgreSQL) or with a custom table name has one canonical table name', async () => {
