@@ -271,10 +271,18 @@ export function readWrites(sql: string, dialect: string | undefined): SqlWrites 
   for (const statement of splitStatements(sql, family)) {
     const leader = statement.tokens[0]?.text;
     if (leader === undefined || !WRITE_LEADERS.has(leader)) continue;
+    if (leader === 'DROP' && dropsNoRows(statement.tokens)) continue;
     const problem = readStatement(statement, family, build, database, tables);
     if (problem !== undefined) return { tables, unreadable: problem };
   }
   return { tables };
+}
+
+/** Object kinds whose DROP removes no rows, unless CASCADE takes dependent columns or tables along. */
+const ROWLESS_KINDS = new Set(['INDEX', 'VIEW', 'MATERIALIZED', 'FUNCTION', 'PROCEDURE', 'TRIGGER', 'SEQUENCE', 'TYPE', 'EVENT', 'ROLE', 'USER', 'DOMAIN']);
+
+function dropsNoRows(tokens: Token[]): boolean {
+  return ROWLESS_KINDS.has(tokens[1]?.text ?? '') && !tokens.some((t) => t.word && t.text === 'CASCADE');
 }
 
 /** Reads one statement into `out`; returns why it could not be read, if so. */
@@ -431,9 +439,13 @@ function walk(node: unknown, out: WrittenTable[]): string | undefined {
     case 'drop': {
       const keyword = String(stmt.keyword ?? '').toLowerCase();
       if (keyword === 'table') return push(refsOf(stmt.name), 'drop');
-      if (['index', 'view', 'type', 'function', 'procedure', 'trigger', 'sequence', 'event'].includes(keyword)) return undefined;
+      // DROP TYPE / DOMAIN … CASCADE drops the columns of that type; other kinds hold no rows.
+      if (['type', 'domain'].includes(keyword) && /\bCASCADE\b/i.test(JSON.stringify(stmt))) return `DROP ${keyword.toUpperCase()} … CASCADE drops columns`;
+      if (['index', 'view', 'type', 'domain', 'function', 'procedure', 'trigger', 'sequence', 'event'].includes(keyword)) return undefined;
       return `DROP ${keyword.toUpperCase()} may drop any table`;
     }
+    case 'load_data':
+      return push(refsOf(stmt.table), 'insert');
     case 'alter':
     case 'rename':
       return push(refsOf(stmt.table), 'alter');

@@ -56,6 +56,13 @@ const READINGS: Array<[string, Dialect[], string[] | 'widen']> = [
   ['CALL purge()', ['postgres', 'mariadb'], 'widen'],
   ['UPDATE OR REPLACE posts SET x = 1', ['sqlite'], 'widen'],
   ['DROP SCHEMA kc CASCADE', ['postgres'], 'widen'],
+  ["LOAD DATA INFILE '/tmp/x' INTO TABLE posts", ['mariadb'], ['insert:posts']],
+  ['COPY posts FROM STDIN', ['postgres'], 'widen'],
+  ['INSERT INTO posts DEFAULT VALUES', ['postgres'], 'widen'],
+  ['DROP TYPE "enum_posts_status" CASCADE', ['postgres'], 'widen'],
+  ['DROP PROCEDURE IF EXISTS purge', ['mariadb'], []],
+  ['DROP INDEX posts_title ON posts', ['mariadb'], []],
+  ['DROP TYPE IF EXISTS "enum_posts_status"', ['postgres'], []],
   ['DELETE FROM posts; MERGE INTO a USING b ON a.id = b.id WHEN MATCHED THEN DELETE', ['postgres'], 'widen'],
 ];
 
