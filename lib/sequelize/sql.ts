@@ -68,8 +68,9 @@ interface Token {
   word: boolean;
 }
 
-const WORD_START = /[A-Za-z_]/;
-const WORD_CHAR = /[\w$]/;
+// Char-code tests: the scanner runs over every character of a bulk insert.
+const isWordStart = (code: number) => (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
+const isWordChar = (code: number) => isWordStart(code) || (code >= 48 && code <= 57) || code === 36;
 
 /**
  * The top-level-relevant tokens of `sql`: words and punctuation outside strings, quoted names and
@@ -98,7 +99,7 @@ function tokenize(sql: string, family: Family): Token[] {
     const c = sql[i]!;
     if (c === '\'') {
       const prefix = i > 0 ? sql[i - 1]! : '';
-      skipQuoted('\'', mysql || (family === 'postgres' && /[eE]/.test(prefix) && (i < 2 || !WORD_CHAR.test(sql[i - 2]!))));
+      skipQuoted('\'', mysql || (family === 'postgres' && /[eE]/.test(prefix) && (i < 2 || !isWordChar(sql.charCodeAt(i - 2)))));
     } else if (c === '"') {
       skipQuoted('"', mysql);
     } else if (c === '`') {
@@ -115,13 +116,13 @@ function tokenize(sql: string, family: Family): Token[] {
     } else if (c === '/' && sql[i + 1] === '*') {
       const close = sql.indexOf('*/', i + 2);
       i = close < 0 ? n : close + 2;
-    } else if (c === '$' && family === 'postgres' && (i === 0 || !WORD_CHAR.test(sql[i - 1]!)) && /^\$(?:[A-Za-z_]\w*)?\$/.test(sql.slice(i, i + 64))) {
+    } else if (c === '$' && family === 'postgres' && (i === 0 || !isWordChar(sql.charCodeAt(i - 1))) && /^\$(?:[A-Za-z_]\w*)?\$/.test(sql.slice(i, i + 64))) {
       const tag = /^\$(?:[A-Za-z_]\w*)?\$/.exec(sql.slice(i, i + 64))![0];
       const close = sql.indexOf(tag, i + tag.length);
       i = close < 0 ? n : close + tag.length;
-    } else if (WORD_START.test(c)) {
+    } else if (isWordStart(sql.charCodeAt(i))) {
       const start = i;
-      while (i < n && WORD_CHAR.test(sql[i]!)) i++;
+      while (i < n && isWordChar(sql.charCodeAt(i))) i++;
       out.push({ text: sql.slice(start, i).toUpperCase(), start, end: i, depth, word: true });
     } else if (c === '(' || c === ')' || c === ';' || c === ',') {
       if (c === ')') depth = Math.max(0, depth - 1);
@@ -238,7 +239,10 @@ interface Parser {
   astify(sql: string, options: { database: string }): unknown;
 }
 
-/** Sequelize dialect -> node-sql-parser's grammar build and database option. */
+/**
+ * Sequelize dialect -> node-sql-parser's grammar build and database option. Other dialects are
+ * read with the MySQL grammar: what it cannot read widens.
+ */
 const GRAMMARS: Record<string, [build: string, database: string, family: Family]> = {
   postgres: ['postgresql', 'PostgresQL', 'postgres'],
   sqlite: ['sqlite', 'Sqlite', 'sqlite'],
@@ -246,7 +250,6 @@ const GRAMMARS: Record<string, [build: string, database: string, family: Family]
   mysql: ['mysql', 'MySQL', 'mysql'],
   mssql: ['transactsql', 'TransactSQL', 'other'],
   db2: ['db2', 'Db2', 'other'],
-  snowflake: ['snowflake', 'Snowflake', 'other'],
 };
 
 const parsers = new Map<string, Parser>();
