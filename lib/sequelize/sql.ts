@@ -171,9 +171,9 @@ const COMPACT_OVER = 2048;
 
 /**
  * Removes from a statement what names no written table, so that the parser reads less and knows
- * more: the rows of a long VALUES list after the first (a bulk insert), a top-level RETURNING
- * clause (which the grammars miss after some statements), the read-only sources of a DELETE /
- * UPDATE and SQLite's ON CONFLICT clause, which the grammars miss, and PostgreSQL's `ONLY` (which they read as a table name).
+ * more: the rows of a long VALUES list after the first (a bulk insert); clauses some grammars
+ * miss (a top-level RETURNING, the read-only sources of a DELETE … USING / UPDATE … FROM,
+ * SQLite's ON CONFLICT); PostgreSQL's `ONLY`, which they read as a table name.
  */
 function normalize(statement: Statement, family: Family): string {
   const { sql, tokens } = statement;

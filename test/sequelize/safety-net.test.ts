@@ -155,6 +155,23 @@ matrix('safety net: every table a raw statement writes', (env) => {
     await env.sequelize.query(`DROP TABLE ${q('kc_scratch_c')}`);
   });
 
+  it('in a transaction: invalidated after the commit, not after a rollback', async () => {
+    await seedRows();
+    const sql = env.dialect === 'mariadb'
+      ? 'DELETE i, m FROM items AS i JOIN memberships AS m ON m.userId = i.id'
+      : `DELETE FROM ${q('items')}; DELETE FROM ${q('memberships')}`;
+    await cacheTables(env);
+    const rolledBack = await env.sequelize.transaction();
+    await env.sequelize.query(env.dialect === 'sqlite' ? `DELETE FROM ${q('items')}` : sql, { transaction: rolledBack });
+    await rolledBack.rollback();
+    await env.expectCache({ kept: TABLES });
+    const committed = await env.sequelize.transaction();
+    await env.sequelize.query(sql, { transaction: committed });
+    await env.expectCache({ kept: TABLES });
+    await committed.commit();
+    await env.expectCache({ gone: ['items', 'memberships'], kept: TABLES.filter((t) => t !== 'items' && t !== 'memberships') });
+  });
+
   it('reads and non-writing statements invalidate nothing', async () => {
     await seedRows();
     await cacheTables(env);
