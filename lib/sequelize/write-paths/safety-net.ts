@@ -1,12 +1,16 @@
 /**
  * The afterQuery safety net: writes that reach the database without the model hooks
- * (increment/decrement, `hooks: false`, queryInterface.bulk*, raw SQL naming a table) invalidate
- * the whole tables they write, and those their foreign keys cascade to.
+ * (increment/decrement, `hooks: false`, queryInterface.bulk*, raw SQL) invalidate the whole tables
+ * they write, and those their foreign keys cascade to; a write whose SQL cannot be read
+ * invalidates every table of the models.
  * @internal
  */
+import { logger } from '../../log.js';
 import { isInstance, isModel, tableOf, type HookOptions, type SequelizeLike } from '../model.js';
-import { writtenTables } from '../sql.js';
+import { readWrites } from '../sql.js';
 import type { WriteContext } from './context.js';
+
+const log = logger('sequelize');
 
 const WRITE_TYPES = new Set(['INSERT', 'UPDATE', 'BULKUPDATE', 'BULKDELETE', 'DELETE', 'UPSERT']);
 
@@ -33,13 +37,26 @@ export async function afterQuery(ctx: WriteContext, options: HookOptions, query:
     add(tableOf(model), type === 'DELETE' || type === 'BULKDELETE' ? 'delete' : type === 'INSERT' ? undefined : 'update');
   }
   if (model || ctx.options.rawQueries) {
-    for (const written of writtenTables(sql)) {
+    let read: ReturnType<typeof readWrites>;
+    try {
+      read = readWrites(sql, ctx.dialect());
+    } catch (error) {
+      // Never thrown into the user's query: a failure to read is a failure to see.
+      read = { tables: [], unreadable: `reading it failed (${error instanceof Error ? error.message : String(error)})` };
+    }
+    for (const written of read.tables) {
       const table = resolveTable(ctx.sequelize, written.name);
       if (written.action === 'delete' || written.action === 'truncate' || written.action === 'drop') {
         add(table, written.action === 'truncate' && written.cascade ? 'truncate' : 'delete');
       } else {
         add(table, written.action === 'update' ? 'update' : undefined);
       }
+    }
+    if (read.unreadable !== undefined) {
+      // It may write any table: widen to every table the models map rather than guess.
+      const all = Object.values(ctx.sequelize.models ?? {}).filter(isModel).map((m) => tableOf(m));
+      for (const table of all) tables.add(table);
+      log('could not tell which tables %j writes: %s; invalidating every table of the models (%d)', sql.length > 200 ? `${sql.slice(0, 200)}…` : sql, read.unreadable, all.length);
     }
   }
   if (tables.size > 0) await ctx.record({ tables }, options);
