@@ -27,6 +27,8 @@ describe('typed errors: each failure kind is its own class, with the fields a ca
       [{ onUnsafeEviction: 'maybe' }, 'onUnsafeEviction', 'maybe'],
       [{ waitForReplicas: 'yes' }, 'waitForReplicas', 'yes'],
       [{ defaultTtl: -1 }, 'defaultTtl', -1],
+      [{ namespace: 7 }, 'namespace', 7],
+      [{ cluster: [{ port: 1 }], clusterOptions: 'x' }, 'clusterOptions', 'x'],
     ] as const) {
       const error = await thrown(() => new CleverStore(options as never));
       expect(error, option).to.be.instanceOf(InvalidOptionError).and.instanceOf(TypeError);

@@ -118,10 +118,10 @@ const SPEC = {
   cluster: {
     check: (value: unknown, name: string) => (Array.isArray(value) && value.length > 0 ? value as ClusterNode[] : fail(name, value, 'a non-empty array of { host, port } startup nodes')),
   },
-  clusterOptions: { check: anything },
+  clusterOptions: { check: (value: unknown, name: string) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : fail(name, value, 'an object of ioredis Cluster options')) },
   closeClient: { check: boolean, default: false },
   backend: { check: oneOf('redis', 'memory') },
-  namespace: { check: anything },
+  namespace: { check: (value: unknown, name: string) => (typeof value === 'string' ? value : fail(name, value, 'a string')) },
   defaultTtl: { check: (value: unknown, name: string) => checkTtl(value, name) },
   throwOnErrors: { check: boolean, default: false },
   buckets: { check: positiveInteger, default: (clustered: boolean) => (clustered ? 16 : 1) },
