@@ -1,10 +1,15 @@
 /**
  * Instance writes: create, update, destroy and restore of one instance. The hooks give the row's
- * new values and its old ones (`_previousDataValues`, or a snapshot the before hook took).
+ * new values and its old ones (`_previousDataValues`, or a snapshot the before hook took); the
+ * row as the database held it before the write and holds it after is read too (old-values.ts),
+ * so a stale instance, a field set twice or a column the database computes still invalidates
+ * exactly what changed.
  * @internal
  */
 import { byAttribute, metaOf, primaryKeyOf, rememberFilled, restoredValue, rowImage, valuesBefore, type ModelMeta } from '../meta.js';
 import { isInstance, type HookOptions, type InstanceLike } from '../model.js';
+import type { RowImage } from '../../dependencies.js';
+import { readAfter, readBefore, takeBefore, type DatabaseRow } from '../old-values.js';
 import { isPlain, plainOrUnknown } from '../where.js';
 import type { WriteContext } from './context.js';
 
@@ -56,37 +61,62 @@ function takeSnapshot(ctx: WriteContext, instance: InstanceLike): Record<string,
 }
 
 /** @internal */
-export function beforeUpdate(ctx: WriteContext, instance: InstanceLike, options: HookOptions): void {
+export async function beforeUpdate(ctx: WriteContext, instance: InstanceLike, options: HookOptions): Promise<void> {
+  if (!isInstance(instance)) return;
   // Model.update({ individualHooks }) may save the rows one by one with hooks off.
-  if (!options?.individualHooks || !isInstance(instance)) return;
-  snapshot(ctx, instance);
+  if (options?.individualHooks) snapshot(ctx, instance);
+  // Nothing changed in memory: Sequelize sends no UPDATE (unless a later hook changes a field,
+  // and then the instance's idea of the old values stands alone, as before).
+  if (!options?.individualHooks && !(instance as { changed?: () => unknown }).changed?.()) return;
+  await readBefore(ctx, metaOf(instance.constructor), instance, options);
+}
+
+/**
+ * The images of what the database held and holds around a write: `before` as read (a failed
+ * read widens to every entry of the table's schemes), `after` as read when it was.
+ */
+function databaseImages(meta: ModelMeta, before: DatabaseRow | undefined, after: DatabaseRow | undefined): RowImage[] {
+  const images: RowImage[] = [];
+  for (const row of [before, after]) {
+    if (row === 'failed') images.push({ table: meta.table, values: {} });
+    else if (row) images.push(rowImage(meta, row));
+  }
+  return images;
 }
 
 /** @internal */
 export async function afterUpdate(ctx: WriteContext, instance: InstanceLike, options: HookOptions): Promise<void> {
   if (!isInstance(instance)) return;
   const before = takeSnapshot(ctx, instance);
+  const stored = takeBefore(ctx, instance, options);
   const meta = metaOf(instance.constructor);
   const written = Array.isArray(options?.fields) ? (options.fields as string[]) : Object.keys(instance.dataValues);
   const after: Record<string, unknown> = { ...before };
   for (const attribute of written) {
     if (Object.prototype.hasOwnProperty.call(instance.dataValues, attribute)) after[attribute] = plainOrUnknown(instance.dataValues[attribute]);
   }
-  const tables = ctx.updateCascades(meta, [[before, after]]);
-  await ctx.record({ tables, images: [rowImage(meta, before), rowImage(meta, after)] }, options);
+  // The new row as stored: columns the database computes (generated, triggers) are not in `after`.
+  const current = stored === undefined ? undefined : await readAfter(ctx, meta, instance, options);
+  const pairs: Array<[Record<string, unknown>, Record<string, unknown>]> = [[before, after]];
+  if (stored && stored !== 'failed') pairs.push([stored, current && current !== 'failed' ? current : after]);
+  // No await between the cascade walk and record(): it must be filed with this change.
+  const tables = ctx.updateCascades(meta, pairs);
+  await ctx.record({ tables, images: [rowImage(meta, before), rowImage(meta, after), ...databaseImages(meta, stored, current)] }, options);
 }
 
 /** @internal */
-export function beforeDestroyOrRestore(ctx: WriteContext, instance: InstanceLike): void {
+export async function beforeDestroyOrRestore(ctx: WriteContext, instance: InstanceLike, options: HookOptions): Promise<void> {
   if (!isInstance(instance)) return;
   // A paranoid destroy / a restore saves the row with hooks off: covered by our after hook.
   snapshot(ctx, instance);
+  await readBefore(ctx, metaOf(instance.constructor), instance, options);
 }
 
 /** @internal */
 export async function afterDestroyOrRestore(ctx: WriteContext, instance: InstanceLike, options: HookOptions, kind: 'destroy' | 'restore'): Promise<void> {
   if (!isInstance(instance)) return;
   const before = takeSnapshot(ctx, instance);
+  const stored = takeBefore(ctx, instance, options);
   const model = instance.constructor;
   const meta = metaOf(model);
   const after: Record<string, unknown> = { ...instance.dataValues };
@@ -96,8 +126,10 @@ export async function afterDestroyOrRestore(ctx: WriteContext, instance: Instanc
     if (kind === 'restore') after[deletedAt] = restoredValue(model, deletedAt);
     else delete after[deletedAt];
   }
-  const images = [rowImage(meta, before), rowImage(meta, after)];
   const hard = kind === 'destroy' && (!deletedAt || options?.force === true);
+  // A soft delete or a restore keeps the row: its new values as stored.
+  const current = hard || stored === undefined ? undefined : await readAfter(ctx, meta, instance, options);
   const tables = hard ? ctx.cascadeTables(meta.table, 'delete') : new Set<string>();
+  const images = [rowImage(meta, before), rowImage(meta, after), ...databaseImages(meta, stored, current)];
   await ctx.record({ tables, images }, options);
 }

@@ -1,0 +1,110 @@
+/**
+ * The row an instance write changes, as the database holds it: read by primary key right before
+ * the write (locked when the write runs in a transaction) and right after it. The instance's own
+ * idea of its row can be stale (loaded before another request's commit) or lost (a field set
+ * twice: `set()` moves the in-memory value into `_previousDataValues`), and it never knows the
+ * columns the database computes; the hooks invalidate both what the instance believes and what
+ * the database held (wider, never stale).
+ * @internal
+ */
+import { PrequeryError } from '../errors.js';
+import { byAttribute, primaryKeyOf, type ModelMeta } from './meta.js';
+import { modelName, type HookOptions, type InstanceLike, type TransactionLike } from './model.js';
+import { transactionOf } from './transactions.js';
+import { isPlain } from './where.js';
+import type { WriteContext } from './write-paths/context.js';
+
+/** What a read gave: the row (attribute-keyed), `null` when there is none, `'failed'` when it could not be read. */
+export type DatabaseRow = Record<string, unknown> | null | 'failed';
+
+/** registration -> the write's options object -> instance -> its row read before the write */
+const before = new WeakMap<WriteContext, WeakMap<object, Map<object, DatabaseRow>>>();
+
+type Queryable = { query(sql: string, options: object): Promise<unknown> };
+
+let savepoints = 0;
+
+/**
+ * Runs `read` in a savepoint of `transaction` under a name of its own: Sequelize names a nested
+ * transaction after its parent's savepoint count, which can repeat the name of a user's savepoint
+ * (Sequelize never releases savepoints), and the user's `ROLLBACK TO` would then stop at ours.
+ */
+async function inSavepoint<T>(ctx: WriteContext, transaction: TransactionLike, options: HookOptions, read: () => Promise<T>): Promise<T> {
+  const name = `keyv_clever_${++savepoints}`;
+  const run = (sql: string) => (ctx.sequelize as unknown as Queryable).query(sql, { transaction, logging: options.logging, hooks: false });
+  await run(`SAVEPOINT ${name}`);
+  try {
+    const result = await read();
+    await run(`RELEASE SAVEPOINT ${name}`);
+    return result;
+  } catch (error) {
+    await run(`ROLLBACK TO SAVEPOINT ${name}`).then(() => run(`RELEASE SAVEPOINT ${name}`)).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Reads the taggable columns of the row `where` selects. In a transaction the read is locked
+ * (`FOR UPDATE`; SQLite serialises writers), so that no other commit can change the row between
+ * this read and the write; on PostgreSQL it runs in a savepoint, since a failed statement would
+ * abort the user's transaction. A failure is emitted as a PrequeryError and reported as `'failed'`.
+ */
+async function readRow(ctx: WriteContext, meta: ModelMeta, where: Record<string, unknown>, options: HookOptions, lock: boolean): Promise<DatabaseRow> {
+  if (meta.primaryKey.length === 0 || Object.values(where).some((v) => v === undefined || v === null || !isPlain(v))) return 'failed';
+  const transaction: TransactionLike | undefined = transactionOf(ctx.sequelize, options);
+  const dialect = ctx.dialect();
+  const read = (t: unknown) => meta.model.unscoped().findAll({
+    where,
+    attributes: meta.taggable,
+    raw: true,
+    limit: 1,
+    transaction: t ?? null,
+    paranoid: false,
+    lock: lock && transaction !== undefined && dialect !== 'sqlite',
+    hooks: false,
+    logging: options.logging,
+    benchmark: options.benchmark,
+  });
+  try {
+    const rows = transaction && dialect === 'postgres' ? await inSavepoint(ctx, transaction, options, () => read(transaction)) : await read(transaction);
+    return rows[0] ? byAttribute(meta, rows[0]) : null;
+  } catch (error) {
+    ctx.emitError(new PrequeryError(modelName(meta.model), { cause: error }));
+    return 'failed';
+  }
+}
+
+/**
+ * Before an instance write: reads and keeps the row as the database holds it (locked in the
+ * write's transaction). An instance with nothing to save costs no read.
+ * @internal
+ */
+export async function readBefore(ctx: WriteContext, meta: ModelMeta, instance: InstanceLike, options: HookOptions): Promise<void> {
+  if (!options || typeof options !== 'object') return;
+  const row = await readRow(ctx, meta, primaryKeyOf(instance, meta), options, true);
+  let byOptions = before.get(ctx);
+  if (!byOptions) before.set(ctx, (byOptions = new WeakMap()));
+  let byInstance = byOptions.get(options);
+  if (!byInstance) byOptions.set(options, (byInstance = new Map()));
+  byInstance.set(instance, row);
+}
+
+/** After the write: the row `readBefore` kept for this write of `instance` (taken once); undefined when none was read. */
+export function takeBefore(ctx: WriteContext, instance: InstanceLike, options: HookOptions): DatabaseRow | undefined {
+  const byInstance = options && typeof options === 'object' ? before.get(ctx)?.get(options) : undefined;
+  if (!byInstance?.has(instance)) return undefined;
+  const row = byInstance.get(instance)!;
+  byInstance.delete(instance);
+  return row;
+}
+
+/**
+ * After the write: the row as the database now holds it (columns it computes or defaults
+ * included), read in the write's transaction, by the instance's current primary key.
+ * @internal
+ */
+export function readAfter(ctx: WriteContext, meta: ModelMeta, instance: InstanceLike, options: HookOptions): Promise<DatabaseRow> {
+  const where: Record<string, unknown> = {};
+  for (const attribute of meta.primaryKey) where[attribute] = instance.get(attribute, { raw: true });
+  return readRow(ctx, meta, where, options, false);
+}

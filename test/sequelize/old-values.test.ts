@@ -1,0 +1,216 @@
+/**
+ * Issue 17, instance writes: the old image of the row a save / destroy / restore changes is what
+ * the database held at the write (not the instance's idea of it), and the new image is what the
+ * database holds after it (columns it computes included).
+ */
+import { expect } from 'chai';
+import { DataTypes, QueryTypes, type Model, type ModelStatic, type Sequelize, type Transaction } from 'sequelize';
+import { matching } from '../../lib/index.js';
+import { related } from '../../lib/sequelize/index.js';
+import { matrix, seed, unique, type Dialect } from './support.js';
+
+matrix('old values: a stale instance', (env) => {
+  it('save() of an instance loaded before another request moved the row invalidates the row\'s real parent', async () => {
+    const { Post } = env.models;
+    const { a1, a2, a3, p1 } = await seed(env);
+    const p = (await Post.findByPk(p1.get('id') as number))!;
+    await Post.update({ authorId: a2.get('id') }, { where: { id: p1.get('id') } });
+    await env.cache({ a1posts: [related(a1, 'posts')], a2posts: [related(a2, 'posts')], a3posts: [related(a3, 'posts')] });
+    p.set('authorId', a3.get('id'));
+    await p.save();
+    await env.expectCache({ gone: ['a2posts', 'a3posts'], kept: [] });
+  });
+
+  it('a save that writes another field still invalidates the entries of the row\'s real status', async () => {
+    const { Post } = env.models;
+    const { p1 } = await seed(env);
+    const p = (await Post.findByPk(p1.get('id') as number))!;
+    await Post.update({ status: 'published' }, { where: { id: p1.get('id') } });
+    await env.cache({ published: [matching(Post, { status: 'published' })], archived: [matching(Post, { status: 'archived' })] });
+    p.set('title', 'renamed');
+    await p.save();
+    await env.expectCache({ gone: ['published'], kept: ['archived'] });
+  });
+
+  it('destroy() of a stale instance invalidates the row\'s real parent', async () => {
+    const { Post } = env.models;
+    const { a2, a3, p1 } = await seed(env);
+    const p = (await Post.findByPk(p1.get('id') as number))!;
+    await Post.update({ authorId: a2.get('id') }, { where: { id: p1.get('id') } });
+    await env.cache({ a2posts: [related(a2, 'posts')], a3posts: [related(a3, 'posts')] });
+    await p.destroy();
+    await env.expectCache({ gone: ['a2posts'], kept: ['a3posts'] });
+  });
+
+  it('a paranoid destroy and a restore of stale instances invalidate the row\'s real parent', async () => {
+    const { Comment } = env.models;
+    const { c1, p1, p2 } = await seed(env);
+    const c = (await Comment.findByPk(c1.get('id') as number))!;
+    await Comment.update({ postId: p2.get('id') }, { where: { id: c1.get('id') } });
+    await env.cache({ p1comments: [related(p1, 'comments')], p2comments: [related(p2, 'comments')] });
+    await c.destroy();
+    await env.expectCache({ gone: ['p2comments'] });
+    const deleted = (await Comment.findByPk(c1.get('id') as number, { paranoid: false }))!;
+    await Comment.update({ postId: p1.get('id') }, { where: { id: c1.get('id') }, paranoid: false });
+    await env.cache({ p1comments: [related(p1, 'comments')], p2comments: [related(p2, 'comments')] });
+    await deleted.restore();
+    await env.expectCache({ gone: ['p1comments'] });
+  });
+
+});
+
+matrix('old values: a field set twice, a normalising hook', (env) => {
+  let Doc: ModelStatic<Model>;
+  before(async () => {
+    Doc = env.sequelize.define('Doc', {
+      title: { type: DataTypes.STRING, allowNull: false, defaultValue: '' },
+      status: { type: DataTypes.STRING, allowNull: false, defaultValue: 'draft' },
+    }, {
+      tableName: unique('docs').toLowerCase(),
+      timestamps: false,
+      hooks: {
+        // The application normalises the field: set() moves the value it was given into _previousDataValues.
+        beforeSave: (doc: Model) => { doc.set('status', String(doc.get('status')).trim().toLowerCase()); },
+        beforeUpdate: (doc: Model) => { doc.set('status', String(doc.get('status')).trim().toLowerCase()); },
+      },
+    });
+    await Doc.sync();
+  });
+
+  const cacheStatuses = () => env.cache({
+    drafts: [matching(Doc, { status: 'draft' })], published: [matching(Doc, { status: 'published' })], archived: [matching(Doc, { status: 'archived' })],
+  });
+
+  it('a field set twice before save() invalidates the row\'s stored value', async () => {
+    const { Post } = env.models;
+    const { p1 } = await seed(env);
+    await env.cache({ drafts: [matching(Post, { status: 'draft' })], published: [matching(Post, { status: 'published' })], archived: [matching(Post, { status: 'archived' })] });
+    p1.set('status', 'review');
+    p1.set('status', 'published');
+    await p1.save();
+    await env.expectCache({ gone: ['drafts', 'published'], kept: ['archived'] });
+  });
+
+  it('update() after an unsaved assignment invalidates the row\'s stored value', async () => {
+    const { Post } = env.models;
+    const { p1 } = await seed(env);
+    await env.cache({ drafts: [matching(Post, { status: 'draft' })], published: [matching(Post, { status: 'published' })], archived: [matching(Post, { status: 'archived' })] });
+    p1.set('status', 'review');
+    await p1.update({ status: 'published' });
+    await env.expectCache({ gone: ['drafts', 'published'], kept: ['archived'] });
+  });
+
+  it('a hook that normalises the written field: save() invalidates the row\'s stored value', async () => {
+    const doc = await Doc.create({ title: 'a' });
+    await cacheStatuses();
+    doc.set('status', '  Published ');
+    await doc.save();
+    expect(doc.get('status')).to.equal('published');
+    await env.expectCache({ gone: ['drafts', 'published'], kept: ['archived'] });
+  });
+
+  it('Model.update with individualHooks and a hook changing the written field invalidates the stored value', async () => {
+    const doc = await Doc.create({ title: 'a' });
+    await cacheStatuses();
+    await Doc.update({ status: ' ARCHIVED' }, { where: { id: doc.get('id') }, individualHooks: true });
+    expect((await Doc.findByPk(doc.get('id') as number))!.get('status')).to.equal('archived');
+    await env.expectCache({ gone: ['drafts', 'archived'], kept: ['published'] });
+  });
+
+  // SQLite serialises writers: no other writer can commit while the transaction holds the database.
+  if (env.dialect !== 'sqlite') {
+    it('inside a transaction, the row read for the old values stays locked until the write commits', async () => {
+      const doc = await Doc.create({ title: 'a' });
+      const id = doc.get('id') as number;
+      // The save waits in an application hook (after the library's) until the other writer is blocked.
+      let hookReached!: () => void;
+      const reached = new Promise<void>((resolve) => (hookReached = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const waitInHook = async (d: Model) => {
+        if (d.get('title') !== 'gated') return;
+        hookReached();
+        await gate;
+      };
+      Doc.addHook('beforeUpdate', 'gate', waitInHook);
+      try {
+        const saving = env.sequelize.transaction(async (transaction: Transaction) => {
+          doc.set('title', 'gated');
+          await doc.save({ transaction });
+        });
+        await reached;
+        const other = Doc.update({ status: 'published' }, { where: { id } }).then(() => 'finished' as const);
+        const blocked = waitUntilBlocked(env.dialect, env.sequelize, Doc.getTableName() as string).then(() => 'blocked' as const);
+        const first = await Promise.race([other, blocked]);
+        release();
+        await saving;
+        await other;
+        expect(first).to.equal('blocked');
+        await env.cache({ drafts: [matching(Doc, { status: 'draft' })] });
+        await env.expectCache({ kept: ['drafts'] });
+        expect((await Doc.findByPk(id))!.get('status')).to.equal('published');
+      } finally {
+        Doc.removeHook('beforeUpdate', 'gate');
+        release();
+      }
+    });
+  }
+});
+
+/** Resolves once some statement on `table` waits for a row lock (polls the server's own view). */
+async function waitUntilBlocked(dialect: Dialect, sequelize: Sequelize, table: string): Promise<void> {
+  const sql = dialect === 'postgres'
+    ? `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%${table}%'`
+    : `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE STATE = 'Updating' AND INFO LIKE 'UPDATE %${table}%'`;
+  for (;;) {
+    const [row] = await sequelize.query<{ n: number }>(sql, { type: QueryTypes.SELECT });
+    if (Number(row?.n) > 0) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** DDL of a table whose `kind` the database computes from `views`. */
+function generatedTable(dialect: Dialect, table: string): string {
+  const expression = "CASE WHEN views > 10 THEN 'hot' ELSE 'cold' END";
+  if (dialect === 'postgres') return `CREATE TABLE "${table}" (id SERIAL PRIMARY KEY, views INTEGER NOT NULL DEFAULT 0, kind VARCHAR(10) GENERATED ALWAYS AS (${expression}) STORED)`;
+  if (dialect === 'mariadb') return `CREATE TABLE \`${table}\` (id INTEGER AUTO_INCREMENT PRIMARY KEY, views INTEGER NOT NULL DEFAULT 0, kind VARCHAR(10) AS (${expression}) STORED)`;
+  return `CREATE TABLE "${table}" (id INTEGER PRIMARY KEY AUTOINCREMENT, views INTEGER NOT NULL DEFAULT 0, kind TEXT GENERATED ALWAYS AS (${expression}) VIRTUAL)`;
+}
+
+matrix('old values: columns the database computes', (env) => {
+  let Stat: ModelStatic<Model>;
+  let table: string;
+  before(async () => {
+    table = unique('stats').toLowerCase();
+    await env.sequelize.query(generatedTable(env.dialect, table));
+    Stat = env.sequelize.define('Stat', {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      views: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      kind: { type: DataTypes.STRING },
+    }, { tableName: table, timestamps: false });
+  });
+  beforeEach(async () => {
+    await Stat.destroy({ where: {}, hooks: false });
+  });
+
+  it('save() invalidates the entries of the value the database recomputed', async () => {
+    await env.sequelize.query(`INSERT INTO ${env.sequelize.getQueryInterface().quoteIdentifier(table)} (views) VALUES (1)`);
+    const stat = (await Stat.findOne())!;
+    expect(stat.get('kind')).to.equal('cold');
+    await env.cache({ cold: [matching(Stat, { kind: 'cold' })], hot: [matching(Stat, { kind: 'hot' })] });
+    stat.set('views', 20);
+    await stat.save();
+    await env.expectCache({ gone: ['cold', 'hot'] });
+  });
+
+  it('inside a transaction too, once it commits', async () => {
+    await env.sequelize.query(`INSERT INTO ${env.sequelize.getQueryInterface().quoteIdentifier(table)} (views) VALUES (20)`);
+    const stat = (await Stat.findOne())!;
+    expect(stat.get('kind')).to.equal('hot');
+    await env.cache({ cold: [matching(Stat, { kind: 'cold' })], hot: [matching(Stat, { kind: 'hot' })] });
+    await env.sequelize.transaction(async (transaction: Transaction) => {
+      await stat.update({ views: 2 }, { transaction });
+    });
+    await env.expectCache({ gone: ['cold', 'hot'] });
+  });
+});
