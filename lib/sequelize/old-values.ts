@@ -98,12 +98,64 @@ export function takeBefore(ctx: WriteContext, instance: InstanceLike, options: H
   return row;
 }
 
+/** How long a table's answer to "does the database compute columns on update?" is kept (a migration may change it). */
+const COMPUTED_MAX_AGE = 60_000;
+
+/** Sequelize instance -> table -> whether the database may compute columns of its rows on update, and when that was read. */
+const computed = new WeakMap<object, Map<string, { computes: boolean; readAt: number; reading?: Promise<void> }>>();
+
+/** The catalog query telling whether `table` has generated columns, ON UPDATE columns or triggers (one row, `n`). */
+function computedSql(dialect: string | undefined, table: string, quote: (s: string) => string): string | undefined {
+  const dot = table.indexOf('.');
+  const [schema, name] = dot >= 0 ? [table.slice(0, dot), table.slice(dot + 1)] : [undefined, table];
+  if (dialect === 'postgres') {
+    const rel = `to_regclass(${quote(`${schema ? `"${schema.replace(/"/g, '""')}".` : ''}"${name.replace(/"/g, '""')}"`)})`;
+    return `SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = ${rel} AND attnum > 0 AND attgenerated <> '') + (SELECT count(*) FROM pg_trigger WHERE tgrelid = ${rel} AND NOT tgisinternal) + (SELECT count(*) FROM pg_rewrite WHERE ev_class = ${rel} AND rulename <> '_RETURN') AS n`;
+  }
+  if (dialect === 'mariadb' || dialect === 'mysql') {
+    const db = schema ? quote(schema) : 'DATABASE()';
+    return `SELECT (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME = ${quote(name)} AND (IS_GENERATED <> 'NEVER' OR EXTRA LIKE '%on update%')) + (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ${db} AND EVENT_OBJECT_TABLE = ${quote(name)}) AS n`;
+  }
+  if (dialect === 'sqlite') {
+    return `SELECT (SELECT COUNT(*) FROM pragma_table_xinfo(${quote(name)}) WHERE hidden IN (2, 3)) + (SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ${quote(name)}) AS n`;
+  }
+  return undefined;
+}
+
 /**
- * After the write: the row as the database now holds it (columns it computes or defaults
- * included), read in the write's transaction, by the instance's current primary key.
+ * May the database compute columns of `meta`'s rows on update (generated columns, ON UPDATE
+ * columns, triggers, rules)? Read from the catalog in the background, on a connection of its own,
+ * so that no write waits for it (a pool of one held by the write's transaction cannot deadlock);
+ * until it is known, and when it cannot be read, the answer is yes: the row is read back.
+ */
+function mayCompute(ctx: WriteContext, meta: ModelMeta): boolean {
+  let byTable = computed.get(ctx.sequelize);
+  if (!byTable) computed.set(ctx.sequelize, (byTable = new Map()));
+  let known = byTable.get(meta.table);
+  if (!known) byTable.set(meta.table, (known = { computes: true, readAt: 0 }));
+  if (!known.reading && Date.now() - known.readAt > COMPUTED_MAX_AGE) {
+    const entry = known;
+    const sequelize = ctx.sequelize as unknown as Queryable & { escape(v: string): string };
+    const sql = computedSql(ctx.dialect(), meta.table, (v) => sequelize.escape(v));
+    entry.readAt = Date.now();
+    if (sql) {
+      entry.reading = sequelize.query(sql, { transaction: null, type: 'SELECT', logging: false, hooks: false })
+        .then((rows) => { entry.computes = Number((rows as Array<{ n: unknown }>)[0]?.n) !== 0; })
+        .catch(() => { entry.computes = true; })
+        .finally(() => { entry.reading = undefined; entry.readAt = Date.now(); });
+    }
+  }
+  return known.computes;
+}
+
+/**
+ * After the write: the row as the database now holds it (columns it computes included), read in
+ * the write's transaction, by the instance's current primary key; undefined (not read) when the
+ * table's columns are all the instance's to write.
  * @internal
  */
-export function readAfter(ctx: WriteContext, meta: ModelMeta, instance: InstanceLike, options: HookOptions): Promise<DatabaseRow> {
+export async function readAfter(ctx: WriteContext, meta: ModelMeta, instance: InstanceLike, options: HookOptions): Promise<DatabaseRow | undefined> {
+  if (!mayCompute(ctx, meta)) return undefined;
   const where: Record<string, unknown> = {};
   for (const attribute of meta.primaryKey) where[attribute] = instance.get(attribute, { raw: true });
   return readRow(ctx, meta, where, options, false);
