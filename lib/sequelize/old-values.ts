@@ -21,24 +21,32 @@ export type DatabaseRow = Record<string, unknown> | null | 'failed';
 const before = new WeakMap<WriteContext, WeakMap<object, Map<object, DatabaseRow>>>();
 
 type Queryable = { query(sql: string, options: object): Promise<unknown> };
+type Row = Record<string, unknown>;
+type Quoting = { quoteIdentifier(s: string): string; quoteTable(t: unknown): string };
+type RawSequelize = Queryable & { escape(v: unknown): string; getQueryInterface(): { queryGenerator: Quoting } };
 
 let savepoints = 0;
 
 /**
- * Runs `read` in a savepoint of `transaction` under a name of its own: Sequelize names a nested
- * transaction after its parent's savepoint count, which can repeat the name of a user's savepoint
+ * PostgreSQL, in a transaction: the read inside a savepoint of its own, sent with it as one
+ * multi-statement query (one round trip). A failed statement aborts the transaction, so the read
+ * must not break the user's; and the savepoint has a name of its own because Sequelize names a
+ * nested transaction after its parent's savepoint count, which can repeat a user's savepoint name
  * (Sequelize never releases savepoints), and the user's `ROLLBACK TO` would then stop at ours.
  */
-async function inSavepoint<T>(ctx: WriteContext, transaction: TransactionLike, options: HookOptions, read: () => Promise<T>): Promise<T> {
+async function readInSavepoint(ctx: WriteContext, meta: ModelMeta, where: Record<string, unknown>, transaction: TransactionLike, options: HookOptions, lock: boolean): Promise<Row[]> {
+  const sequelize = ctx.sequelize as unknown as RawSequelize;
+  const qi = sequelize.getQueryInterface().queryGenerator;
+  const column = (attribute: string) => qi.quoteIdentifier(meta.columns.get(attribute)!.field);
+  const select = `SELECT ${meta.taggable.map((a) => `${column(a)} AS ${qi.quoteIdentifier(a)}`).join(', ')}`
+    + ` FROM ${qi.quoteTable((meta.model as unknown as { getTableName(): unknown }).getTableName())}`
+    + ` WHERE ${Object.entries(where).map(([a, v]) => `${column(a)} = ${sequelize.escape(v)}`).join(' AND ')} LIMIT 1${lock ? ' FOR UPDATE' : ''}`;
   const name = `keyv_clever_${++savepoints}`;
-  const run = (sql: string) => (ctx.sequelize as unknown as Queryable).query(sql, { transaction, logging: options.logging, hooks: false });
-  await run(`SAVEPOINT ${name}`);
+  const run = (sql: string, type?: string) => sequelize.query(sql, { transaction, type, logging: options.logging, benchmark: options.benchmark, hooks: false });
   try {
-    const result = await read();
-    await run(`RELEASE SAVEPOINT ${name}`);
-    return result;
+    return await run(`SAVEPOINT ${name}; ${select}; RELEASE SAVEPOINT ${name}`, 'SELECT') as Row[];
   } catch (error) {
-    await run(`ROLLBACK TO SAVEPOINT ${name}`).then(() => run(`RELEASE SAVEPOINT ${name}`)).catch(() => undefined);
+    await run(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`).catch(() => undefined);
     throw error;
   }
 }
@@ -66,7 +74,7 @@ async function readRow(ctx: WriteContext, meta: ModelMeta, where: Record<string,
     benchmark: options.benchmark,
   });
   try {
-    const rows = transaction && dialect === 'postgres' ? await inSavepoint(ctx, transaction, options, () => read(transaction)) : await read(transaction);
+    const rows = transaction && dialect === 'postgres' ? await readInSavepoint(ctx, meta, where, transaction, options, lock) : await read(transaction);
     return rows[0] ? byAttribute(meta, rows[0]) : null;
   } catch (error) {
     ctx.emitError(new PrequeryError(modelName(meta.model), { cause: error }));

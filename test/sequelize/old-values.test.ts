@@ -235,3 +235,27 @@ matrix('old values: columns the database computes', (env) => {
     await env.expectCache({ gone: ['cold', 'hot'] });
   });
 });
+
+matrix('old values: a read that fails', (env) => {
+  let Note: ModelStatic<Model>;
+  before(async () => {
+    const table = unique('notes').toLowerCase();
+    await env.sequelize.define('NoteTable', { status: DataTypes.STRING }, { tableName: table, timestamps: false }).sync();
+    // The model knows a column the table lacks: the hooks' reads fail, writes of other columns do not.
+    Note = env.sequelize.define('Note', { status: DataTypes.STRING, ghost: DataTypes.STRING }, { tableName: table, timestamps: false });
+  });
+
+  it('in a transaction the write and the transaction go on; every entry of the table\'s schemes is invalidated', async () => {
+    await Note.create({ status: 'draft' }, { fields: ['status'], returning: false });
+    const note = (await Note.findOne({ attributes: ['id', 'status'] }))!;
+    await env.cache({ drafts: [matching(Note, { status: 'draft' })], others: [matching(Note, { status: 'other' })] });
+    await env.sequelize.transaction(async (transaction: Transaction) => {
+      await note.update({ status: 'published' }, { transaction });
+      await Note.findAll({ attributes: ['id', 'status'], transaction });
+    });
+    expect((await Note.findByPk(note.get('id') as number, { attributes: ['id', 'status'] }))!.get('status')).to.equal('published');
+    expect(env.errors.map((e) => e.name)).to.include('PrequeryError');
+    env.errors.length = 0;
+    await env.expectCache({ gone: ['drafts', 'others'] });
+  });
+});
