@@ -11,6 +11,7 @@ import { PrequeryError } from '../errors.js';
 import { byAttribute, primaryKeyOf, type ModelMeta } from './meta.js';
 import { modelName, type HookOptions, type InstanceLike, type TransactionLike } from './model.js';
 import { transactionOf } from './transactions.js';
+import { savepointName } from './savepoint.js';
 import { isPlain } from './where.js';
 import type { WriteContext } from './write-paths/context.js';
 
@@ -25,14 +26,9 @@ type Row = Record<string, unknown>;
 type Quoting = { quoteIdentifier(s: string): string; quoteTable(t: unknown): string };
 type RawSequelize = Queryable & { escape(v: unknown): string; getQueryInterface(): { queryGenerator: Quoting } };
 
-let savepoints = 0;
-
 /**
- * PostgreSQL, in a transaction: the read inside a savepoint of its own, sent with it as one
- * multi-statement query (one round trip). A failed statement aborts the transaction, so the read
- * must not break the user's; and the savepoint has a name of its own because Sequelize names a
- * nested transaction after its parent's savepoint count, which can repeat a user's savepoint name
- * (Sequelize never releases savepoints), and the user's `ROLLBACK TO` would then stop at ours.
+ * PostgreSQL, in a transaction: the read inside a savepoint of its own (see savepoint.ts), sent
+ * with it as one multi-statement query (one round trip).
  */
 async function readInSavepoint(ctx: WriteContext, meta: ModelMeta, where: Record<string, unknown>, transaction: TransactionLike, options: HookOptions, lock: boolean): Promise<Row[]> {
   const sequelize = ctx.sequelize as unknown as RawSequelize;
@@ -41,7 +37,7 @@ async function readInSavepoint(ctx: WriteContext, meta: ModelMeta, where: Record
   const select = `SELECT ${meta.taggable.map((a) => `${column(a)} AS ${qi.quoteIdentifier(a)}`).join(', ')}`
     + ` FROM ${qi.quoteTable((meta.model as unknown as { getTableName(): unknown }).getTableName())}`
     + ` WHERE ${Object.entries(where).map(([a, v]) => `${column(a)} = ${sequelize.escape(v)}`).join(' AND ')} LIMIT 1${lock ? ' FOR UPDATE' : ''}`;
-  const name = `keyv_clever_${++savepoints}`;
+  const name = savepointName();
   const run = (sql: string, type?: string) => sequelize.query(sql, { transaction, type, logging: options.logging, benchmark: options.benchmark, hooks: false });
   try {
     return await run(`SAVEPOINT ${name}; ${select}; RELEASE SAVEPOINT ${name}`, 'SELECT') as Row[];

@@ -5,6 +5,7 @@
  * @internal
  */
 import { PrequeryError } from '../errors.js';
+import { inSavepoint } from './savepoint.js';
 import { attributeOf, byAttribute, sameColumnValue, type ModelMeta } from './meta.js';
 import { modelName, type HookOptions } from './model.js';
 import { isPlain } from './where.js';
@@ -39,12 +40,10 @@ export async function prequery(ctx: WriteContext, state: BulkState, where: unkno
     });
     // On PostgreSQL a failed statement aborts the whole transaction: the read goes in a savepoint,
     // so that nothing it does can break the user's transaction.
-    const savepoint = options.transaction && ctx.dialect() === 'postgres'
-      ? (ctx.sequelize as unknown as { transaction(o: object, fn: (t: unknown) => Promise<unknown>): Promise<unknown> }).transaction
-      : undefined;
-    const rows = savepoint
-      ? await savepoint.call(ctx.sequelize, { transaction: options.transaction, logging: options.logging }, (t) => read(t)) as Array<Record<string, unknown>>
-      : await read(options.transaction);
+    const transaction = options.transaction;
+    const rows = transaction && ctx.dialect() === 'postgres'
+      ? await inSavepoint(ctx.sequelize, transaction, () => read(transaction), options.logging)
+      : await read(transaction);
     if (rows.length > limit) state.whole = true;
     else state.old = rows.map((row) => byAttribute(state.meta, row));
   } catch (error) {

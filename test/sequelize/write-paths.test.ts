@@ -400,6 +400,22 @@ matrix('Model.update / destroy / restore with a where', (env) => {
     await env.expectCache({ gone: ['p1comments', 'c2'], kept: ['p2comments', 'a2posts'] });
   });
 
+  it('a pre-query inside a savepoint of the user leaves the user\'s rollback to it whole', async () => {
+    const { Post } = env.models;
+    const { p1, p2 } = await seed(env);
+    await env.sequelize.transaction(async (outer) => {
+      await env.sequelize.transaction({ transaction: outer }, async (savepoint) => {
+        await p1.update({ title: 'undone' }, { transaction: savepoint });
+        await Post.update({ views: 9 }, { where: { id: p2.get('id') }, transaction: savepoint }); // pre-queried
+        await savepoint.rollback();
+      }).catch(() => undefined);
+      const [rows] = await env.sequelize.query(`SELECT title FROM ${env.sequelize.getQueryInterface().quoteIdentifier('posts')} WHERE id = ${Number(p1.get('id'))}`, { transaction: outer });
+      expect(rows).to.deep.equal([{ title: 'p1' }]);
+    });
+    expect((await Post.findByPk(p1.get('id') as number))!.get('title')).to.equal('p1');
+    expect((await Post.findByPk(p2.get('id') as number))!.get('views')).to.not.equal(9);
+  });
+
   it('a pre-query that fails inside a transaction does not break it: the write and the commit go through', async () => {
     const { Post, Author } = env.models;
     const { p1, p2, a1 } = await seed(env);
