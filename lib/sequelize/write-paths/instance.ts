@@ -10,6 +10,7 @@ import { byAttribute, metaOf, primaryKeyOf, rememberFilled, restoredValue, rowIm
 import { isInstance, type HookOptions, type InstanceLike } from '../model.js';
 import type { RowImage } from '../../dependencies.js';
 import { readAfter, readBefore, takeBefore, type DatabaseRow } from '../old-values.js';
+import { inSavepoint } from '../savepoint.js';
 import { isPlain, plainOrUnknown } from '../where.js';
 import type { WriteContext } from './context.js';
 
@@ -38,7 +39,9 @@ async function readBack(ctx: WriteContext, instance: InstanceLike, meta: ModelMe
   const where = primaryKeyOf(instance, meta);
   if (meta.primaryKey.length === 0 || Object.values(where).some((v) => v === undefined || v === null || !isPlain(v))) return undefined;
   try {
-    const rows = await meta.model.unscoped().findAll({ where, attributes, raw: true, limit: 1, transaction: options.transaction, hooks: false, logging: options.logging });
+    const read = () => meta.model.unscoped().findAll({ where, attributes, raw: true, limit: 1, transaction: options.transaction, hooks: false, logging: options.logging });
+    // (on PostgreSQL, in a transaction, in a savepoint: nothing we send may abort the user's)
+    const rows = options.transaction && ctx.dialect() === 'postgres' ? await inSavepoint(ctx.sequelize, options.transaction, read, options.logging) : await read();
     return rows[0] ? byAttribute(meta, rows[0]) : undefined;
   } catch (error) {
     ctx.emitError(error); // the image stays without them: wider, never stale
