@@ -76,6 +76,26 @@ matrix('application hooks run after the invalidation', (env) => {
     }
   });
 
+  it('afterCreate, afterDestroy and afterBulkCreate model hooks', async () => {
+    const { Post } = env.models;
+    const { a1, p2 } = await seed(env);
+    Post.addHook('afterCreate', 'app:create', look('afterCreate', 'posts'));
+    Post.addHook('afterDestroy', 'app:destroy', look('afterDestroy', 'entry'));
+    Post.addHook('afterBulkCreate', 'app:bulkCreate', look('afterBulkCreate', 'posts'));
+    try {
+      await env.cache({ posts: [Post], entry: [p2] });
+      await Post.create({ title: 'new', authorId: a1.get('id') });
+      await env.cache({ posts: [Post] });
+      await Post.bulkCreate([{ title: 'bulk', authorId: a1.get('id') }]);
+      await p2.destroy();
+      expect(seen).to.deep.equal({ afterCreate: true, afterBulkCreate: true, afterDestroy: true });
+    } finally {
+      Post.removeHook('afterCreate', 'app:create');
+      Post.removeHook('afterDestroy', 'app:destroy');
+      Post.removeHook('afterBulkCreate', 'app:bulkCreate');
+    }
+  });
+
   it('afterCommit callbacks, including one registered before the first write', async () => {
     const { p1 } = await seed(env);
     await env.cache({ entry: [p1] });
