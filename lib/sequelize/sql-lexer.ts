@@ -24,7 +24,7 @@ const isWordChar = (code: number) => isWordStart(code) || (code >= 48 && code <=
  * The top-level-relevant tokens of `sql`: words and punctuation outside strings, quoted names and
  * comments (those are skipped as a whole, so a `;` or a keyword inside them counts for nothing).
  */
-export function tokenize(sql: string, family: Family): Token[] {
+function tokenize(sql: string, family: Family): Token[] {
   const out: Token[] = [];
   const mysql = family === 'mysql';
   let depth = 0;

@@ -89,8 +89,8 @@ const fail = (name: string, value: unknown, expected: string): never => {
   throw new InvalidOptionError(name, value, `CleverStore: ${name} must be ${expected}, got ${describe(value)}`);
 };
 
-export const positiveInteger: Check<number> = (value, name) => (Number.isInteger(value) && (value as number) >= 1 ? value as number : fail(name, value, 'a positive integer'));
-export const nonNegativeInteger: Check<number> = (value, name) => (Number.isInteger(value) && (value as number) >= 0 ? value as number : fail(name, value, 'a non-negative integer'));
+const positiveInteger: Check<number> = (value, name) => (Number.isInteger(value) && (value as number) >= 1 ? value as number : fail(name, value, 'a positive integer'));
+const nonNegativeInteger: Check<number> = (value, name) => (Number.isInteger(value) && (value as number) >= 0 ? value as number : fail(name, value, 'a non-negative integer'));
 const boolean: Check<boolean> = (value, name) => (typeof value === 'boolean' ? value : fail(name, value, 'a boolean'));
 const oneOf = <T extends string>(...allowed: T[]): Check<T> => (value, name) => (allowed.includes(value as T) ? value as T : fail(name, value, allowed.map((a) => `'${a}'`).join(' or ')));
 const anything: Check<unknown> = (value) => value;
@@ -193,7 +193,7 @@ export function resolveOptions(urlOrOptions: unknown, options: CleverStoreOption
 }
 
 /** An ioredis Redis or Cluster client, as far as the store uses one. */
-export function isClient(value: unknown): value is RedisClient {
+function isClient(value: unknown): value is RedisClient {
   const client = value as Partial<Record<'defineCommand' | 'on' | 'pipeline', unknown>> | null;
   return typeof client === 'object' && client !== null
     && typeof client.defineCommand === 'function' && typeof client.on === 'function' && typeof client.pipeline === 'function';
