@@ -14,8 +14,8 @@ import type { ModelLike, SequelizeLike, TransactionLike } from './model.js';
 type Hook = (...args: never[]) => unknown;
 type Hooked = { options: { hooks?: Record<string, Array<Hook | { name?: string; fn: Hook }>> } };
 
-/** Puts `fn` first among `hooked`'s hooks of `type`, under `name` (so removeHook(type, name) removes it). */
-function prependHook(hooked: Hooked, type: string, name: string, fn: Hook): void {
+/** @internal Puts `fn` first among `hooked`'s hooks of `type`, under `name` (so removeHook(type, name) removes it). */
+export function prependHook(hooked: Hooked, type: string, name: string, fn: Hook): void {
   const hooks = (hooked.options.hooks ??= {});
   hooks[type] = [{ name, fn }, ...(hooks[type] ?? [])];
 }

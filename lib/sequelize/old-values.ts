@@ -1,6 +1,6 @@
 /**
  * The row an instance write changes, as the database holds it: read by primary key right before
- * the write (locked when the write runs in a transaction) and right after it. The instance's own
+ * the write's statement, locked (read-at-write.ts), and right after it. The instance's own
  * idea of its row can be stale (loaded before another request's commit) or lost (a field set
  * twice: `set()` moves the in-memory value into `_previousDataValues`), and it never knows the
  * columns the database computes; the hooks invalidate both what the instance believes and what
@@ -11,66 +11,37 @@ import { PrequeryError } from '../errors.js';
 import { byAttribute, primaryKeyOf, type ModelMeta } from './meta.js';
 import { modelName, type HookOptions, type InstanceLike, type TransactionLike } from './model.js';
 import { transactionOf } from './transactions.js';
-import { savepointName } from './savepoint.js';
+import { ArmedRead, armRead, byField, selectSql, type WriteType } from './read-at-write.js';
+import { selectInSavepoint } from './savepoint.js';
 import { isPlain } from './where.js';
 import type { WriteContext } from './write-paths/context.js';
 
 /** What a read gave: the row (attribute-keyed), `null` when there is none, `'failed'` when it could not be read. */
 export type DatabaseRow = Record<string, unknown> | null | 'failed';
 
-/** registration -> the write's options object -> instance -> its row read before the write */
-const before = new WeakMap<WriteContext, WeakMap<object, Map<object, DatabaseRow>>>();
+/** registration -> the write's options object -> instance -> the read armed for its write */
+const before = new WeakMap<WriteContext, WeakMap<object, Map<object, ArmedRead | 'failed'>>>();
+
+/** The statements of an instance write: an UPDATE (a soft delete and a restore too) or a DELETE. */
+const INSTANCE_WRITES = new Set<WriteType>(['UPDATE', 'DELETE']);
 
 type Queryable = { query(sql: string, options: object): Promise<unknown> };
 type Row = Record<string, unknown>;
-type Quoting = { quoteIdentifier(s: string): string; quoteTable(t: unknown): string };
-type RawSequelize = Queryable & { escape(v: unknown): string; getQueryInterface(): { queryGenerator: Quoting } };
 
 /**
- * PostgreSQL, in a transaction: the read inside a savepoint of its own (see savepoint.ts), sent
- * with it as one multi-statement query (one round trip).
+ * Reads the taggable columns of the row `where` selects, in the write's transaction (on
+ * PostgreSQL in a savepoint, since a failed statement would abort the user's transaction). A
+ * failure is emitted as a PrequeryError and reported as `'failed'`.
  */
-async function readInSavepoint(ctx: WriteContext, meta: ModelMeta, where: Record<string, unknown>, transaction: TransactionLike, options: HookOptions, lock: boolean): Promise<Row[]> {
-  const sequelize = ctx.sequelize as unknown as RawSequelize;
-  const qi = sequelize.getQueryInterface().queryGenerator;
-  const column = (attribute: string) => qi.quoteIdentifier(meta.columns.get(attribute)!.field);
-  const select = `SELECT ${meta.taggable.map((a) => `${column(a)} AS ${qi.quoteIdentifier(a)}`).join(', ')}`
-    + ` FROM ${qi.quoteTable((meta.model as unknown as { getTableName(): unknown }).getTableName())}`
-    + ` WHERE ${Object.entries(where).map(([a, v]) => `${column(a)} = ${sequelize.escape(v)}`).join(' AND ')} LIMIT 1${lock ? ' FOR UPDATE' : ''}`;
-  const name = savepointName();
-  const run = (sql: string, type?: string) => sequelize.query(sql, { transaction, type, logging: options.logging, benchmark: options.benchmark, hooks: false });
-  try {
-    return await run(`SAVEPOINT ${name}; ${select}; RELEASE SAVEPOINT ${name}`, 'SELECT') as Row[];
-  } catch (error) {
-    await run(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`).catch(() => undefined);
-    throw error;
-  }
-}
-
-/**
- * Reads the taggable columns of the row `where` selects. In a transaction the read is locked
- * (`FOR UPDATE`; SQLite serialises writers), so that no other commit can change the row between
- * this read and the write; on PostgreSQL it runs in a savepoint, since a failed statement would
- * abort the user's transaction. A failure is emitted as a PrequeryError and reported as `'failed'`.
- */
-async function readRow(ctx: WriteContext, meta: ModelMeta, where: Record<string, unknown>, options: HookOptions, lock: boolean): Promise<DatabaseRow> {
+async function readRow(ctx: WriteContext, meta: ModelMeta, where: Record<string, unknown>, options: HookOptions): Promise<DatabaseRow> {
   if (meta.primaryKey.length === 0 || Object.values(where).some((v) => v === undefined || v === null || !isPlain(v))) return 'failed';
   const transaction: TransactionLike | undefined = transactionOf(ctx.sequelize, options);
-  const dialect = ctx.dialect();
-  const read = (t: unknown) => meta.model.unscoped().findAll({
-    where,
-    attributes: meta.taggable,
-    raw: true,
-    limit: 1,
-    transaction: t ?? null,
-    paranoid: false,
-    lock: lock && transaction !== undefined && dialect !== 'sqlite',
-    hooks: false,
-    logging: options.logging,
-    benchmark: options.benchmark,
-  });
+  const sql = selectSql(ctx, meta, byField(meta, where), 1, false);
+  const logging = { logging: options.logging, benchmark: options.benchmark };
   try {
-    const rows = transaction && dialect === 'postgres' ? await readInSavepoint(ctx, meta, where, transaction, options, lock) : await read(transaction);
+    const rows = transaction && ctx.dialect() === 'postgres'
+      ? await selectInSavepoint(ctx.sequelize, transaction, sql, logging)
+      : await (ctx.sequelize as unknown as Queryable).query(sql, { transaction: transaction ?? null, type: 'SELECT', raw: true, ...logging }) as Row[];
     return rows[0] ? byAttribute(meta, rows[0]) : null;
   } catch (error) {
     ctx.emitError(new PrequeryError(modelName(meta.model), { cause: error }));
@@ -79,27 +50,35 @@ async function readRow(ctx: WriteContext, meta: ModelMeta, where: Record<string,
 }
 
 /**
- * Before an instance write: reads and keeps the row as the database holds it (locked in the
- * write's transaction). An instance with nothing to save costs no read.
+ * Before an instance write: arms the read of its row by primary key, run locked right before the
+ * write's statement (read-at-write.ts). An instance with nothing to save sends no statement, and
+ * then nothing is read.
  * @internal
  */
-export async function readBefore(ctx: WriteContext, meta: ModelMeta, instance: InstanceLike, options: HookOptions): Promise<void> {
+export function readBefore(ctx: WriteContext, meta: ModelMeta, instance: InstanceLike, options: HookOptions): void {
   if (!options || typeof options !== 'object') return;
-  const row = await readRow(ctx, meta, primaryKeyOf(instance, meta), options, true);
+  const where = primaryKeyOf(instance, meta);
+  let read: ArmedRead | 'failed' = 'failed';
+  if (meta.primaryKey.length > 0 && Object.values(where).every((v) => v !== undefined && v !== null && isPlain(v))) {
+    read = armRead(options, new ArmedRead(ctx, meta, where, INSTANCE_WRITES, 1, instance));
+  }
   let byOptions = before.get(ctx);
   if (!byOptions) before.set(ctx, (byOptions = new WeakMap()));
   let byInstance = byOptions.get(options);
   if (!byInstance) byOptions.set(options, (byInstance = new Map()));
-  byInstance.set(instance, row);
+  byInstance.set(instance, read);
 }
 
-/** After the write: the row `readBefore` kept for this write of `instance` (taken once); undefined when none was read. */
+/** After the write: the row `readBefore` read for this write of `instance` (taken once); undefined when none was read. */
 export function takeBefore(ctx: WriteContext, instance: InstanceLike, options: HookOptions): DatabaseRow | undefined {
   const byInstance = options && typeof options === 'object' ? before.get(ctx)?.get(options) : undefined;
   if (!byInstance?.has(instance)) return undefined;
-  const row = byInstance.get(instance)!;
+  const read = byInstance.get(instance)!;
   byInstance.delete(instance);
-  return row;
+  if (read === 'failed') return 'failed';
+  const rows = read.result;
+  if (rows === undefined) return undefined;
+  return Array.isArray(rows) ? rows[0] ?? null : 'failed';
 }
 
 /** How long a table's answer to "does the database compute columns on update?" is kept (a migration may change it). */
@@ -162,5 +141,5 @@ export async function readAfter(ctx: WriteContext, meta: ModelMeta, instance: In
   if (!mayCompute(ctx, meta)) return undefined;
   const where: Record<string, unknown> = {};
   for (const attribute of meta.primaryKey) where[attribute] = instance.get(attribute, { raw: true });
-  return readRow(ctx, meta, where, options, false);
+  return readRow(ctx, meta, where, options);
 }

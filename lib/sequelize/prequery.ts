@@ -1,55 +1,31 @@
 /**
- * Pre-queries: before a bulk write runs, read the rows it will change (same transaction, at most
- * `prequeryLimit`) so that the after hook knows their old values; and the conflict keys that say
- * which existing rows an insert-or-update (bulkCreate updateOnDuplicate, upsert) can hit.
+ * Pre-queries: a bulk write reads the rows it will change (at most `prequeryLimit`), locked,
+ * right before its statement (read-at-write.ts), so that the after hook knows their old values;
+ * and the conflict keys that say which existing rows an insert-or-update (bulkCreate
+ * updateOnDuplicate, upsert) can hit.
  * @internal
  */
-import { PrequeryError } from '../errors.js';
-import { inSavepoint } from './savepoint.js';
-import { attributeOf, byAttribute, sameColumnValue, type ModelMeta } from './meta.js';
-import { modelName, type HookOptions } from './model.js';
+import { attributeOf, sameColumnValue, type ModelMeta } from './meta.js';
+import type { HookOptions } from './model.js';
+import { ArmedRead, armRead, type WriteType } from './read-at-write.js';
 import { isPlain } from './where.js';
 import type { BulkState, WriteContext } from './write-paths/context.js';
 
 const OR = Symbol.for('or');
 
 /**
- * Reads the rows `where` matches into `state.old` (attribute-keyed); marks the state `whole`
- * when there are more than `prequeryLimit`, or when they cannot be read (a PrequeryError is
- * emitted then).
+ * Arms the read of the rows the write changes (read-at-write.ts): `where` (attribute-keyed), or
+ * the write's own where when undefined; at most `prequeryLimit` rows (more: the state ends
+ * `whole`). The statement `types` say which of the write's statements it runs before.
  * @internal
  */
-export async function prequery(ctx: WriteContext, state: BulkState, where: unknown, options: HookOptions, paranoid: boolean): Promise<void> {
+export function prequery(ctx: WriteContext, state: BulkState, options: HookOptions, types: WriteType[], where?: Record<string | symbol, unknown>): void {
   const limit = ctx.options.prequeryLimit;
   if (limit <= 0) {
     state.whole = true;
     return;
   }
-  try {
-    const base = state.model.unscoped();
-    const read = (transaction: unknown) => base.findAll({
-      where,
-      attributes: state.meta.taggable,
-      raw: true,
-      limit: limit + 1,
-      transaction,
-      paranoid,
-      hooks: false,
-      logging: options.logging,
-      benchmark: options.benchmark,
-    });
-    // On PostgreSQL a failed statement aborts the whole transaction: the read goes in a savepoint,
-    // so that nothing it does can break the user's transaction.
-    const transaction = options.transaction;
-    const rows = transaction && ctx.dialect() === 'postgres'
-      ? await inSavepoint(ctx.sequelize, transaction, () => read(transaction), options.logging)
-      : await read(transaction);
-    if (rows.length > limit) state.whole = true;
-    else state.old = rows.map((row) => byAttribute(state.meta, row));
-  } catch (error) {
-    state.whole = true;
-    ctx.emitError(new PrequeryError(modelName(state.model), { cause: error }));
-  }
+  state.read = armRead(options, new ArmedRead(ctx, state.meta, where, new Set(types), limit));
 }
 
 /**
@@ -57,10 +33,10 @@ export async function prequery(ctx: WriteContext, state: BulkState, where: unkno
  * `records`; none can when no record has a complete key.
  * @internal
  */
-export async function prequeryConflicts(ctx: WriteContext, state: BulkState, records: Array<Record<string, unknown>>, options: HookOptions): Promise<void> {
+export function prequeryConflicts(ctx: WriteContext, state: BulkState, records: Array<Record<string, unknown>>, options: HookOptions, type: WriteType): void {
   const conditions = conflictWhere(state.keys ?? [], records);
   if (conditions.length === 0) state.old = [];
-  else await prequery(ctx, state, conditions.length === 1 ? conditions[0] : { [OR]: conditions }, options, false);
+  else prequery(ctx, state, options, [type], (conditions.length === 1 ? conditions[0] : { [OR]: conditions }) as Record<string | symbol, unknown>);
 }
 
 /** @internal Conflict keys of a model (attribute lists): conflict fields, primary key, unique keys and indexes. */

@@ -20,7 +20,8 @@
 import { InvalidOptionError } from '../errors.js';
 import { internalsOf, type StoreInternals } from '../store/internal.js';
 import { describe, isSequelize, type HookOptions, type InstanceLike } from './model.js';
-import { installFirst } from './hook-order.js';
+import { installFirst, prependHook } from './hook-order.js';
+import { endReadAtWrite, readAtWrite } from './read-at-write.js';
 import { resolveHooksOptions, type SequelizeHooksOptions } from './options.js';
 import { trackRegistration } from './registrations.js';
 import { afterBulkCreate, beforeBulkCreate } from './write-paths/bulk-create.js';
@@ -65,6 +66,8 @@ function hookTable(ctx: WriteContext): Record<string, Hook> {
     beforeUpsert: g((v: Record<string, unknown>, o: HookOptions) => beforeUpsert(ctx, v, o)),
     afterUpsert: g((r: unknown, o: HookOptions) => afterUpsert(ctx, r, o)),
     afterQuery: g((o: HookOptions, q: { sql?: unknown }) => afterQuery(ctx, o, q)),
+    beforeQuery: g((o: HookOptions, q: { connection?: unknown }) => readAtWrite(ctx, o, q)),
+    endQuery: g((_o: HookOptions, q: object) => endReadAtWrite(ctx, q)),
   };
 }
 
@@ -99,8 +102,12 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
   const hooks = hookTable(new WriteContext(sequelize, internals, resolveHooksOptions(options)));
   const name = `keyv-clever:${++registrations}:${Math.random().toString(36).slice(2, 10)}`;
   // The safety net watches every query on the instance; the write paths go first on each model.
-  const { afterQuery: safetyNet, ...writePaths } = hooks;
+  const { afterQuery: safetyNet, beforeQuery: readAt, endQuery, ...writePaths } = hooks;
   sequelize.addHook('afterQuery', name, safetyNet!);
+  // The locked read right before a write's statement, and the end of the transaction it may
+  // have begun for an autocommit write: first among afterQuery hooks, so none can skip it.
+  sequelize.addHook('beforeQuery', name, readAt!);
+  prependHook(sequelize as never, 'afterQuery', `${name}:end`, endQuery!);
   const uninstall = installFirst(sequelize, name, writePaths);
   trackRegistration(sequelize, store, 1);
   let active = true;
@@ -110,6 +117,8 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
       if (!active) return;
       active = false;
       sequelize.removeHook('afterQuery', name);
+      sequelize.removeHook('afterQuery', `${name}:end`);
+      sequelize.removeHook('beforeQuery', name);
       uninstall();
       trackRegistration(sequelize, store, -1);
     },

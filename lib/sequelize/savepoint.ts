@@ -30,3 +30,19 @@ export async function inSavepoint<T>(sequelize: unknown, transaction: Transactio
     throw error;
   }
 }
+
+/**
+ * @internal Runs the SELECT `sql` in a savepoint of `transaction`, sent with it as one
+ * multi-statement query (one round trip); a failure rolls back to the savepoint and is rethrown.
+ */
+export async function selectInSavepoint(sequelize: unknown, transaction: TransactionLike, sql: string, options: { logging?: unknown; benchmark?: unknown }): Promise<Array<Record<string, unknown>>> {
+  const db = sequelize as Queryable;
+  const name = savepointName();
+  const run = (statements: string, type?: string) => db.query(statements, { transaction, type, logging: options.logging, benchmark: options.benchmark, hooks: false });
+  try {
+    return await run(`SAVEPOINT ${name}; ${sql.replace(/;\s*$/, '')}; RELEASE SAVEPOINT ${name}`, 'SELECT') as Array<Record<string, unknown>>;
+  } catch (error) {
+    await run(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`).catch(() => undefined);
+    throw error;
+  }
+}

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { createNamespace, destroyNamespace } from 'cls-hooked';
 import Keyv from 'keyv';
-import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
+import { DataTypes, QueryTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
 import { clusterNodes } from '../support/backends.js';
 import { SEQUELIZE_REDIS_URL as REDIS_URL } from '../support/services.js';
 import { closeSequelize, openSequelize, unique, type Dialect } from '../support/sequelize.js';
@@ -245,4 +245,21 @@ export function useCls(): void {
     (Sequelize as unknown as { _cls?: unknown })._cls = previous;
     destroyNamespace(namespace);
   });
+}
+
+/**
+ * Resolves once a statement on `table` waits for a row lock (another connection holds it):
+ * PostgreSQL's pg_stat_activity; on MariaDB the process list (a locking read by primary key
+ * waits in the optimizer's "Statistics" stage, before InnoDB lists its transaction). Polls; the
+ * test's timeout bounds it.
+ */
+export async function waitUntilBlocked(dialect: Dialect, sequelize: Sequelize, table: string): Promise<void> {
+  const sql = dialect === 'postgres'
+    ? `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%${table}%'`
+    : `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND STATE IN ('Statistics', 'Updating', 'Sending data', 'Searching rows for update') AND INFO LIKE '%${table}%' AND INFO NOT LIKE '%information_schema%'`;
+  for (;;) {
+    const [row] = await sequelize.query<{ n: number }>(sql, { type: QueryTypes.SELECT });
+    if (Number(row?.n) > 0) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }

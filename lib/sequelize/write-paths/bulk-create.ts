@@ -29,7 +29,7 @@ export async function beforeBulkCreate(ctx: WriteContext, instances: InstanceLik
       return;
     }
     state.keys = conflictKeys(meta, options.conflictAttributes);
-    await prequeryConflicts(ctx, state, state.given, options);
+    prequeryConflicts(ctx, state, state.given, options, 'INSERT');
   }
 }
 

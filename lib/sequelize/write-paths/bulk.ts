@@ -1,7 +1,8 @@
 /**
  * Bulk writes with a where: Model.update / destroy / restore (hasMany and belongsToMany
- * add/remove/set are such writes too). The before hook pre-queries the rows the where matches;
- * the after hook turns them into old and new row images. Over the cap, what the where pins by
+ * add/remove/set are such writes too). The before hook arms the read of the rows the where
+ * matches, run locked right before the statement; the after hook turns them into old and new
+ * row images. Over the cap, what the where pins by
  * equality still holds for every row touched, so schemes made of those fields stay exact.
  * @internal
  */
@@ -13,20 +14,19 @@ import { assigned, whereEqualities } from '../where.js';
 import type { WriteContext } from './context.js';
 
 /**
- * The before hook of Model.update / destroy / restore: pre-queries the rows the where matches.
+ * The before hook of Model.update / destroy / restore: arms the read of the rows the where matches.
  * @internal
  */
-export async function beforeBulk(ctx: WriteContext, options: HookOptions, kind: 'update' | 'destroy' | 'restore'): Promise<void> {
+export function beforeBulk(ctx: WriteContext, options: HookOptions, kind: 'update' | 'destroy' | 'restore'): void {
   const state = ctx.beginBulk(options);
   if (!state || state.skip) return;
   if (kind === 'destroy' && options.truncate) {
     state.whole = true;
     return;
   }
-  // options.where already carries the scope and the paranoid clause (Model.update adds them
-  // first). A soft delete only touches rows not deleted yet; findAll's paranoid clause says that.
-  const soft = kind === 'destroy' && Boolean(state.model._timestampAttributes?.deletedAt) && !options.force;
-  await prequery(ctx, state, options.where, options, soft);
+  // Read with the where the statement is sent with (scope and paranoid clause included; a soft
+  // delete's own "not deleted yet" is not in it: the read is wider then, never narrower).
+  prequery(ctx, state, options, kind === 'destroy' ? ['BULKDELETE', 'BULKUPDATE'] : ['BULKUPDATE']);
 }
 
 /** @internal */

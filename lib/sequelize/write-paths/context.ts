@@ -10,6 +10,7 @@ import { Collector, type Change } from '../collector.js';
 import { metaOf, type ModelMeta } from '../meta.js';
 import { isModel, type HookOptions, type ModelLike, type SequelizeLike } from '../model.js';
 import type { ResolvedHooksOptions } from '../options.js';
+import type { ArmedRead } from '../read-at-write.js';
 import { pendingCollector, rootTransaction, transactionOf } from '../transactions.js';
 
 /** @internal State a before-hook hands to its after-hook (keyed by the options object they share). */
@@ -20,6 +21,8 @@ export interface BulkState {
   whole?: boolean;
   /** pre-queried old rows, attribute-keyed */
   old?: Array<Record<string, unknown>>;
+  /** the read armed to run at the write; its result becomes `old` (or `whole`) */
+  read?: ArmedRead;
   /** bulkCreate: the values given per record (before the insert), attribute-keyed */
   given?: Array<Record<string, unknown>>;
   /** bulkCreate updateOnDuplicate / upsert: candidate conflict keys (attribute lists) */
@@ -123,6 +126,13 @@ export class WriteContext {
   endBulk(options: HookOptions): { state: BulkState | undefined; model: ModelLike; meta: ModelMeta } | undefined {
     const state = this.bulk.get(options);
     this.bulk.delete(options);
+    if (state?.read) {
+      // Not run (no statement was sent, or it was not recognised), over the cap, or failed: whole.
+      const rows = state.read.result;
+      if (Array.isArray(rows)) state.old = rows;
+      else state.whole = true;
+      state.read = undefined;
+    }
     const model = (state?.model ?? options?.model) as ModelLike | undefined;
     if (!isModel(model) || state?.skip) return undefined;
     return { state, model, meta: state?.meta ?? metaOf(model) };

@@ -64,14 +64,12 @@ function takeSnapshot(ctx: WriteContext, instance: InstanceLike): Record<string,
 }
 
 /** @internal */
-export async function beforeUpdate(ctx: WriteContext, instance: InstanceLike, options: HookOptions): Promise<void> {
+export function beforeUpdate(ctx: WriteContext, instance: InstanceLike, options: HookOptions): void {
   if (!isInstance(instance)) return;
   // Model.update({ individualHooks }) may save the rows one by one with hooks off.
   if (options?.individualHooks) snapshot(ctx, instance);
-  // Nothing changed in memory: Sequelize sends no UPDATE (unless a later hook changes a field,
-  // and then the instance's idea of the old values stands alone, as before).
-  if (!options?.individualHooks && !(instance as { changed?: () => unknown }).changed?.()) return;
-  await readBefore(ctx, metaOf(instance.constructor), instance, options);
+  // Costs nothing until the UPDATE is sent (none when nothing changed, even after later hooks).
+  readBefore(ctx, metaOf(instance.constructor), instance, options);
 }
 
 /**
@@ -108,11 +106,11 @@ export async function afterUpdate(ctx: WriteContext, instance: InstanceLike, opt
 }
 
 /** @internal */
-export async function beforeDestroyOrRestore(ctx: WriteContext, instance: InstanceLike, options: HookOptions): Promise<void> {
+export function beforeDestroyOrRestore(ctx: WriteContext, instance: InstanceLike, options: HookOptions): void {
   if (!isInstance(instance)) return;
   // A paranoid destroy / a restore saves the row with hooks off: covered by our after hook.
   snapshot(ctx, instance);
-  await readBefore(ctx, metaOf(instance.constructor), instance, options);
+  readBefore(ctx, metaOf(instance.constructor), instance, options);
 }
 
 /** @internal */

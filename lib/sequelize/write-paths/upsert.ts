@@ -20,7 +20,7 @@ export async function beforeUpsert(ctx: WriteContext, values: Record<string, unk
   const state: BulkState = { model, meta, given: [given] };
   ctx.bulk.set(options, state);
   state.keys = conflictKeys(meta, options.conflictFields);
-  await prequeryConflicts(ctx, state, [given], options);
+  prequeryConflicts(ctx, state, [given], options, 'UPSERT');
 }
 
 /** @internal */

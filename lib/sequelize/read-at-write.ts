@@ -1,0 +1,175 @@
+/**
+ * The rows a write changes, read at the write. A before hook arms a read on the write's options;
+ * a `beforeQuery` hook runs it right before the write's own statement, on the write's own
+ * connection, locked (`FOR UPDATE`), so that no commit can slip between the read and the write:
+ * what it returns is what the database held when the write ran, whatever the instance in memory
+ * says, and whatever committed while the write waited for a row lock.
+ *
+ * - In a transaction the read runs in it (on PostgreSQL in a savepoint of its own: a failed
+ *   statement would abort the user's transaction).
+ * - An autocommit write on PostgreSQL or MariaDB/MySQL is wrapped in a transaction on its own
+ *   connection, begun here and ended by `afterQuery`, which Sequelize runs whether the statement
+ *   succeeded or failed: the lock lasts exactly as long as the write.
+ * - SQLite locks the whole database for a writer; there the read is not locked.
+ *
+ * A read that fails is reported (PrequeryError) and its write widened; the write itself goes on.
+ * @internal
+ */
+import { PrequeryError } from '../errors.js';
+import { byAttribute, type ModelMeta } from './meta.js';
+import { modelName, type HookOptions, type TransactionLike } from './model.js';
+import { beginOn, endOn, rawSelect, supportsRawTransaction, type Connection, type StatementLog } from './raw-connection.js';
+import { selectInSavepoint } from './savepoint.js';
+import type { WriteContext } from './write-paths/context.js';
+
+type Row = Record<string, unknown>;
+type Queryable = { query(sql: string, options: object): Promise<unknown> };
+
+/** What an armed read found: the rows (attribute-keyed); more than its limit; or nothing usable. */
+export type ReadResult = Row[] | 'over' | 'failed';
+
+/** The statement types a write sends (Sequelize's QueryTypes). */
+export type WriteType = 'UPDATE' | 'BULKUPDATE' | 'DELETE' | 'BULKDELETE' | 'UPSERT' | 'INSERT';
+
+/** @internal One read armed on a write's options. */
+export class ArmedRead {
+  /** undefined until the write's statement is sent (a write with nothing to send sends none) */
+  result: ReadResult | undefined;
+
+  constructor(
+    readonly ctx: WriteContext,
+    readonly meta: ModelMeta,
+    /** the rows to read, attribute-keyed equalities (or `{ [Op.or]: [...] }` of them); undefined: the write's own where */
+    readonly where: Record<string | symbol, unknown> | undefined,
+    readonly types: ReadonlySet<WriteType>,
+    readonly limit: number,
+    /** the instance whose statement this is for (instance writes); undefined: any statement of the write */
+    readonly instance?: object,
+  ) {}
+}
+
+/**
+ * The reads armed on one write. A class instance, not a plain object: Sequelize deep-clones the
+ * options it hands down to the query, and shares class instances instead of copying them.
+ */
+class ArmedReads {
+  readonly reads: ArmedRead[] = [];
+}
+
+const ARMED = Symbol.for('keyv-clever.read-at-write');
+const OR = Symbol.for('or');
+
+/** query (as Sequelize hands it to both query hooks) -> the connection a transaction was begun on for it */
+const begun = new WeakMap<object, { connection: Connection; log: StatementLog }>();
+
+/** Statements we send straight to a connection are logged as Sequelize logs its own. */
+function statementLog(ctx: WriteContext, logging: unknown): StatementLog {
+  const log = logging === undefined ? (ctx.sequelize.options as { logging?: unknown } | undefined)?.logging : logging;
+  return typeof log === 'function' ? (sql: string) => (log as (line: string) => void)(`Executing (default): ${sql}`) : undefined;
+}
+
+/** @internal Arms `read` on `options`: it runs right before the write's statement. */
+export function armRead(options: HookOptions, read: ArmedRead): ArmedRead {
+  let armed = options[ARMED as never] as ArmedReads | undefined;
+  if (!(armed instanceof ArmedReads)) {
+    armed = new ArmedReads();
+    Object.defineProperty(options, ARMED, { value: armed, enumerable: true, configurable: true, writable: true });
+  }
+  armed.reads.push(read);
+  return read;
+}
+
+/** @internal The attribute-keyed condition with column names, as a raw `selectQuery` takes it. */
+export function byField(meta: ModelMeta, where: unknown): unknown {
+  if (Array.isArray(where)) return where.map((w) => byField(meta, w));
+  if (!where || typeof where !== 'object') return where;
+  const out: Record<string | symbol, unknown> = {};
+  for (const [key, value] of Object.entries(where)) out[meta.columns.get(key)?.field ?? key] = value;
+  const or = (where as Record<symbol, unknown>)[OR];
+  if (or !== undefined) out[OR] = byField(meta, or);
+  return out;
+}
+
+type Generator = { selectQuery(table: unknown, options: object, model: unknown): string };
+
+/** The SELECT of the taggable columns of the rows `where` (column-keyed) selects, at most `limit + 1`. */
+export function selectSql(ctx: WriteContext, meta: ModelMeta, where: unknown, limit: number, lock: boolean): string {
+  const generator = (ctx.sequelize as unknown as { getQueryInterface(): { queryGenerator: Generator } }).getQueryInterface().queryGenerator;
+  const model = meta.model as unknown as { getTableName(): unknown };
+  const attributes = meta.taggable.map((a) => [meta.columns.get(a)!.field, a]);
+  return generator.selectQuery(model.getTableName(), { attributes, where, limit: limit + 1, lock }, meta.model);
+}
+
+/**
+ * The `beforeQuery` hook: runs the reads armed for this statement (claimed first, so a retried
+ * statement does not read twice).
+ * @internal
+ */
+export async function readAtWrite(ctx: WriteContext, options: HookOptions, query: { connection?: unknown } | undefined): Promise<void> {
+  const armed = options?.[ARMED as never] as ArmedReads | undefined;
+  if (!(armed instanceof ArmedReads) || !query) return;
+  const type = String(options.type ?? '').toUpperCase() as WriteType;
+  const due = armed.reads.filter((r) => r.ctx === ctx && r.result === undefined && r.types.has(type)
+    && (r.instance === undefined || options.instance === undefined || r.instance === options.instance));
+  if (due.length === 0) return;
+  for (const r of due) r.result = 'failed';
+  const dialect = ctx.dialect() ?? '';
+  const transaction = (options.transaction ?? undefined) as TransactionLike | undefined;
+  const lock = dialect !== 'sqlite';
+  const connection = query.connection as Connection | undefined;
+  const log = statementLog(ctx, options.logging);
+  let raw = false;
+  if (!transaction && lock && connection && supportsRawTransaction(dialect)) {
+    raw = begun.has(query);
+    if (!raw) {
+      try {
+        await beginOn(connection, dialect, log);
+        begun.set(query, { connection, log });
+        raw = true;
+      } catch (error) {
+        ctx.emitError(new PrequeryError(modelName(due[0]!.meta.model), { cause: error }));
+        return;
+      }
+    }
+  }
+  for (const r of due) {
+    try {
+      const where = r.where === undefined ? options.where : byField(r.meta, r.where);
+      const sql = selectSql(ctx, r.meta, where ?? {}, r.limit, lock && (transaction !== undefined || raw));
+      const rows = raw
+        ? await rawSelect(connection!, dialect, sql, log)
+        : transaction && dialect === 'postgres'
+          ? await selectInSavepoint(ctx.sequelize, transaction, sql, { logging: options.logging, benchmark: options.benchmark })
+          : await (ctx.sequelize as unknown as Queryable).query(sql, { transaction: transaction ?? null, type: 'SELECT', raw: true, logging: options.logging, benchmark: options.benchmark }) as Row[];
+      r.result = rows.length > r.limit ? 'over' : rows.map((row) => byAttribute(r.meta, row));
+    } catch (error) {
+      ctx.emitError(new PrequeryError(modelName(r.meta.model), { cause: error }));
+      if (raw) {
+        // Our transaction may be aborted (PostgreSQL): end it, so that the write runs on its own
+        // as it would have; none of this statement's reads is locked any more.
+        begun.delete(query);
+        await endOn(connection!, log).catch(() => undefined);
+        for (const d of due) d.result = 'failed';
+        return;
+      }
+      r.result = 'failed';
+    }
+  }
+}
+
+/**
+ * The `afterQuery` hook: ends the transaction `readAtWrite` began for this statement (a COMMIT
+ * after a failed statement commits nothing of it: PostgreSQL rolls the aborted transaction back,
+ * InnoDB has already undone the statement).
+ * @internal
+ */
+export async function endReadAtWrite(ctx: WriteContext, query: object | undefined): Promise<void> {
+  const open = query ? begun.get(query) : undefined;
+  if (!open) return;
+  begun.delete(query!);
+  try {
+    await endOn(open.connection, open.log);
+  } catch (error) {
+    ctx.emitError(error);
+  }
+}
