@@ -39,6 +39,11 @@ export interface TransactionWrites {
   current(): unknown;
   /** true if `transaction` (or its root) has written to something `deps` depends on */
   hasWritten(transaction: unknown, deps: CompiledDependencies): boolean;
+  /**
+   * true if `transaction` may read from a snapshot taken before a commit the capture missed
+   * (REPEATABLE READ, SERIALIZABLE): a value loaded there is returned, never stored
+   */
+  readsSnapshot?(transaction: unknown): boolean;
 }
 
 const trackers: TransactionWrites[] = [];
@@ -69,6 +74,9 @@ function currentTransaction(): unknown {
 
 /** Has `transaction` uncommitted writes to anything `deps` depends on? */
 const writtenIn = (transaction: unknown, deps: CompiledDependencies): boolean => trackers.some((t) => t.hasWritten(transaction, deps));
+
+/** May `transaction` read from a snapshot older than the capture? */
+const snapshotIn = (transaction: unknown): boolean => trackers.some((t) => t.readsSnapshot?.(transaction) === true);
 
 const inflight = new WeakMap<StoreInternals, Map<string, Promise<unknown>>>();
 
@@ -114,6 +122,12 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
 
   // Checked on every miss, before the loader runs or anything is written (a hit writes nothing).
   deps ??= compile(dependsOn);
+  if (transaction !== undefined && snapshotIn(transaction)) {
+    // Its snapshot may predate a commit whose invalidation ran before our capture: the
+    // generations cannot tell, so the value is not stored.
+    log('not caching %j: computed in a transaction that reads from a snapshot', key);
+    return loader();
+  }
   // Values seen inside a transaction may be uncommitted: never share them with other callers.
   if (transaction !== undefined) return (await load(keyv, store, key, loader, options, deps, lock, transaction)).value;
 

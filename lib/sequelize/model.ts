@@ -68,6 +68,8 @@ export interface InstanceLike {
 export interface TransactionLike {
   parent?: TransactionLike | null;
   finished?: string;
+  sequelize?: SequelizeLike;
+  options?: { isolationLevel?: string | null };
   afterCommit(fn: (transaction: TransactionLike) => unknown): void;
 }
 

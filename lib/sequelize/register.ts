@@ -21,6 +21,7 @@ import { InvalidOptionError } from '../errors.js';
 import { internalsOf, type StoreInternals } from '../store/internal.js';
 import { describe, isSequelize, type HookOptions, type InstanceLike } from './model.js';
 import { installFirst, prependHook } from './hook-order.js';
+import { learnDefaultIsolation } from './isolation.js';
 import { endReadAtWrite, readAtWrite } from './read-at-write.js';
 import { resolveHooksOptions, type SequelizeHooksOptions } from './options.js';
 import { trackRegistration } from './registrations.js';
@@ -99,6 +100,7 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
     throw new InvalidOptionError('sequelize', sequelize, `registerSequelizeHooks(): the first argument must be a Sequelize instance, got ${describe(sequelize)}`);
   }
   const { store, internals } = resolveStore(keyvOrStore);
+  learnDefaultIsolation(sequelize);
   const hooks = hookTable(new WriteContext(sequelize, internals, resolveHooksOptions(options)));
   const name = `keyv-clever:${++registrations}:${Math.random().toString(36).slice(2, 10)}`;
   // The safety net watches every query on the instance; the write paths go first on each model.

@@ -7,6 +7,7 @@ import { afterCommitFirst } from './hook-order.js';
 import type { CompiledDependencies } from '../dependencies.js';
 import { registerTransactionWrites } from '../read-through.js';
 import { Collector } from './collector.js';
+import { readsSnapshot } from './isolation.js';
 import type { HookOptions, SequelizeLike, TransactionLike } from './model.js';
 import { registeredSequelizes } from './registrations.js';
 
@@ -85,5 +86,9 @@ registerTransactionWrites({
   hasWritten(transaction: unknown, deps: CompiledDependencies): boolean {
     for (const c of collectorsOf(transaction)) if (deps.tags.some((tag) => c.touches(tag))) return true;
     return false;
+  },
+  readsSnapshot(transaction: unknown): boolean {
+    if (!transaction || typeof transaction !== 'object' || !('sequelize' in transaction)) return false;
+    return readsSnapshot(rootTransaction(transaction as TransactionLike));
   },
 });

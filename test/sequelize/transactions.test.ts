@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import Keyv from 'keyv';
-import type { Transaction } from 'sequelize';
+import { Transaction } from 'sequelize';
 import { CleverStore, getOrSet } from '../../lib/index.js';
 import { registerSequelizeHooks, related, tablesWrittenIn } from '../../lib/sequelize/index.js';
 import { matrix, openStore, seed, unique, useCls } from './support.js';
@@ -126,7 +126,8 @@ matrix('transactions (explicit)', (env) => {
     const { Post, Author } = env.models;
     const { p1, a1 } = await seed(env);
     await env.cache({ other: [Author] });
-    await env.sequelize.transaction(async (transaction) => {
+    // READ COMMITTED: under MariaDB's default REPEATABLE READ nothing is stored (snapshots.test.ts).
+    await env.sequelize.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async (transaction) => {
       await p1.update({ title: 'uncommitted' }, { transaction });
       expect(tablesWrittenIn(transaction)).to.deep.equal(['posts']);
       const loaded = await getOrSet(env.keyv, 'inside', async () => (await Post.findByPk(p1.get('id') as number, { transaction }))!.get('title'), { dependsOn: [p1], transaction });
@@ -193,7 +194,7 @@ matrix('transactions (CLS)', (env) => {
   it('getOrSet finds the CLS transaction and does not cache uncommitted reads', async () => {
     const { Post } = env.models;
     const { p1, p2 } = await seed(env);
-    await env.sequelize.transaction(async () => {
+    await env.sequelize.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async () => {
       await p1.update({ title: 'uncommitted' });
       await getOrSet(env.keyv, 'inside', async () => (await Post.findByPk(p1.get('id') as number))!.get('title'), { dependsOn: [p1] });
       await getOrSet(env.keyv, 'p2', async () => (await Post.findByPk(p2.get('id') as number))!.get('title'), { dependsOn: [p2] });
