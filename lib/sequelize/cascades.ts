@@ -9,15 +9,13 @@
 import { ForeignKeyCatalogError } from '../errors.js';
 import { dialectOf, freshCatalog, lastCatalog, loadCatalog, type Catalog, type ForeignKey } from './catalog.js';
 import { attributeOf, sameColumnValue, type ModelMeta } from './meta.js';
+import { CATALOG_WAIT, withDeadline } from './deadline.js';
 import { canonicalTable, isModel, tableOf, type ModelLike, type SequelizeLike } from './model.js';
 
 /** @internal What happened to the rows of a referenced table. */
 export type CascadeAction = 'delete' | 'truncate' | 'update';
 
 const CASCADING_ACTIONS = new Set(['CASCADE', 'SET NULL', 'SET DEFAULT']);
-
-/** How long a write waits for the catalog (a pool with no free connection) before it widens. */
-const CATALOG_WAIT = 5_000;
 
 /** @internal What the walk knows besides the models. */
 export interface Known {
@@ -203,15 +201,6 @@ export function updateCascades(sequelize: SequelizeLike, meta: ModelMeta, pairs:
   const tables = new Tables(sequelize, known.catalog);
   const changed = changedReferencedColumns(tables, meta, pairs);
   return changed === undefined || changed.size > 0 ? walk(tables, meta.table, 'update', changed) : new Set();
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the catalog did not answer within ${ms} ms`)), ms);
-    timer.unref?.();
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**

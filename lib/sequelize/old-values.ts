@@ -30,10 +30,12 @@ type Row = Record<string, unknown>;
 
 /**
  * Reads the taggable columns of the row `where` selects, in the write's transaction (on
- * PostgreSQL in a savepoint, since a failed statement would abort the user's transaction). A
- * failure is emitted as a PrequeryError and reported as `'failed'`.
+ * PostgreSQL in a savepoint sent with the read as one query, since a failed statement would abort
+ * the user's transaction, and reads running side by side must not interleave their savepoints).
+ * A failure is emitted as a PrequeryError and reported as `'failed'`.
+ * @internal
  */
-async function readRow(ctx: WriteContext, meta: ModelMeta, where: Record<string, unknown>, options: HookOptions): Promise<DatabaseRow> {
+export async function readRow(ctx: WriteContext, meta: ModelMeta, where: Record<string, unknown>, options: HookOptions): Promise<DatabaseRow> {
   if (meta.primaryKey.length === 0 || Object.values(where).some((v) => v === undefined || v === null || !isPlain(v))) return 'failed';
   const transaction: TransactionLike | undefined = transactionOf(ctx.sequelize, options);
   const sql = selectSql(ctx, meta, byField(meta, where), 1, false);

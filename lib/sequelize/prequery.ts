@@ -8,6 +8,7 @@
 import { attributeOf, sameColumnValue, type ModelMeta } from './meta.js';
 import type { HookOptions } from './model.js';
 import { ArmedRead, armRead, type WriteType } from './read-at-write.js';
+import { databaseUniqueKeys, upsertsOnAnyUniqueKey } from './unique-keys.js';
 import { isPlain } from './where.js';
 import type { BulkState, WriteContext } from './write-paths/context.js';
 
@@ -39,8 +40,29 @@ export function prequeryConflicts(ctx: WriteContext, state: BulkState, records: 
   else prequery(ctx, state, options, [type], (conditions.length === 1 ? conditions[0] : { [OR]: conditions }) as Record<string | symbol, unknown>);
 }
 
-/** @internal Conflict keys of a model (attribute lists): conflict fields, primary key, unique keys and indexes. */
-export function conflictKeys(meta: ModelMeta, conflict?: unknown): string[][] {
+/**
+ * Sets `state.keys`, the conflict keys an insert-or-update can hit; false (and the state
+ * `whole`) when they cannot be known. MariaDB/MySQL update on a collision with any unique key
+ * the database declares, the model's or a migration's, whatever conflict fields are named.
+ * @internal
+ */
+export async function withConflictKeys(ctx: WriteContext, state: BulkState, conflict: unknown): Promise<boolean> {
+  const keys = conflictKeys(state.meta, upsertsOnAnyUniqueKey(ctx.dialect()) ? undefined : conflict);
+  if (upsertsOnAnyUniqueKey(ctx.dialect())) {
+    const declared = await databaseUniqueKeys(ctx, state.meta);
+    if (declared === undefined || declared === 'unmatchable') {
+      state.whole = true;
+      return false;
+    }
+    const seen = new Set(keys.map((k) => [...k].sort().join('\u0000')));
+    for (const key of declared) if (!seen.has([...key].sort().join('\u0000'))) keys.push(key);
+  }
+  state.keys = keys;
+  return true;
+}
+
+/** Conflict keys of a model (attribute lists): conflict fields, primary key, unique keys and indexes. */
+function conflictKeys(meta: ModelMeta, conflict?: unknown): string[][] {
   const model = meta.model;
   const toAttributes = (fields: Array<string | { name?: string; attribute?: string }>) =>
     fields.map((f) => (typeof f === 'string' ? attributeOf(meta, f) : attributeOf(meta, f.attribute ?? f.name ?? '')));

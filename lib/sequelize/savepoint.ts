@@ -1,7 +1,8 @@
 /**
  * A read inside a PostgreSQL transaction that must not break it: PostgreSQL aborts a transaction
- * at its first failed statement, so the read runs in a savepoint rolled back on failure. The
- * savepoint has a name of its own: Sequelize names a nested transaction after its parent's
+ * at its first failed statement, so the read runs in a savepoint rolled back on failure, sent
+ * with it as one query so that reads running side by side on the transaction's connection never
+ * interleave their savepoints. The savepoint has a name of its own: Sequelize names a nested transaction after its parent's
  * savepoint count, which can repeat a name the user's own savepoint has (it never releases
  * them), and the user's `ROLLBACK TO` would then stop at ours and keep writes it should undo.
  * @internal
@@ -14,22 +15,6 @@ let savepoints = 0;
 
 /** @internal A fresh savepoint name, never one Sequelize or the user would pick. */
 export const savepointName = (): string => `keyv_clever_${++savepoints}`;
-
-/** @internal Runs `read` in a savepoint of `transaction`; a failure rolls back to it and is rethrown. */
-export async function inSavepoint<T>(sequelize: unknown, transaction: TransactionLike, read: () => Promise<T>, logging?: unknown): Promise<T> {
-  const db = sequelize as Queryable;
-  const name = savepointName();
-  const run = (sql: string) => db.query(sql, { transaction, logging, hooks: false });
-  await run(`SAVEPOINT ${name}`);
-  try {
-    const result = await read();
-    await run(`RELEASE SAVEPOINT ${name}`);
-    return result;
-  } catch (error) {
-    await run(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`).catch(() => undefined);
-    throw error;
-  }
-}
 
 /**
  * @internal Runs the SELECT `sql` in a savepoint of `transaction`, sent with it as one

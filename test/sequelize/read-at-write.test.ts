@@ -145,3 +145,17 @@ matrix('read at write: MariaDB REPEATABLE READ', (env) => {
     await env.expectCache({ gone: ['archived', 'p1'] });
   });
 }, { dialects: ['mariadb'] });
+
+matrix('read at write: writes side by side in one transaction', (env) => {
+  it('hasMany set (two bulk updates at once) keeps the transaction usable and invalidates both sides', async () => {
+    const { Post } = env.models;
+    const { a1, a2, p1, p2, p3 } = await seed(env);
+    await env.cache({ a1posts: [related(a1, 'posts')], a2posts: [related(a2, 'posts')] });
+    await env.sequelize.transaction(async (transaction: Transaction) => {
+      await (a1 as unknown as { setPosts(p: unknown[], o: object): Promise<void> }).setPosts([p2, p3], { transaction });
+      expect(await Post.count({ where: { authorId: a1.get('id') }, transaction })).to.equal(2);
+    });
+    expect((await Post.findByPk(p1.get('id') as number))!.get('authorId')).to.equal(null);
+    await env.expectCache({ gone: ['a1posts', 'a2posts'] });
+  });
+});

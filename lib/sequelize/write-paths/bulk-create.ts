@@ -7,14 +7,16 @@
 import type { RowImage } from '../../dependencies.js';
 import { attributeOf, rowImage, withoutGeneratedKeys } from '../meta.js';
 import type { HookOptions, InstanceLike } from '../model.js';
-import { conflictKeys, prequeryConflicts, sharesKey } from '../prequery.js';
+import { prequeryConflicts, sharesKey, withConflictKeys } from '../prequery.js';
 import { plainOrUnknown } from '../where.js';
 import type { WriteContext } from './context.js';
 
 /** @internal */
 export async function beforeBulkCreate(ctx: WriteContext, instances: InstanceLike[], options: HookOptions): Promise<void> {
   const state = ctx.beginBulk(options, options?.model ?? instances[0]?.constructor);
-  // With individualHooks every row is saved with its own create hooks.
+  // With individualHooks every row has its own create hooks, but rows updated on a duplicate key
+  // are still written by the one bulk statement: their old values are read here all the same.
+  if (state?.skip && options.updateOnDuplicate) state.skip = false;
   if (!state || state.skip) return;
   const { meta } = state;
   const fields = Array.isArray(options.fields) ? new Set(options.fields as string[]) : undefined;
@@ -28,7 +30,7 @@ export async function beforeBulkCreate(ctx: WriteContext, instances: InstanceLik
       state.whole = true;
       return;
     }
-    state.keys = conflictKeys(meta, options.conflictAttributes);
+    if (!await withConflictKeys(ctx, state, options.conflictAttributes)) return;
     prequeryConflicts(ctx, state, state.given, options, 'INSERT');
   }
 }

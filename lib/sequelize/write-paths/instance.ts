@@ -6,12 +6,11 @@
  * exactly what changed.
  * @internal
  */
-import { byAttribute, metaOf, primaryKeyOf, rememberFilled, restoredValue, rowImage, valuesBefore, type ModelMeta } from '../meta.js';
+import { metaOf, primaryKeyOf, rememberFilled, restoredValue, rowImage, valuesBefore, type ModelMeta } from '../meta.js';
 import { isInstance, type HookOptions, type InstanceLike } from '../model.js';
 import type { RowImage } from '../../dependencies.js';
-import { readAfter, readBefore, takeBefore, type DatabaseRow } from '../old-values.js';
-import { inSavepoint } from '../savepoint.js';
-import { isPlain, plainOrUnknown } from '../where.js';
+import { readAfter, readBefore, readRow, takeBefore, type DatabaseRow } from '../old-values.js';
+import { plainOrUnknown } from '../where.js';
 import type { WriteContext } from './context.js';
 
 /** @internal */
@@ -36,17 +35,9 @@ export async function afterCreate(ctx: WriteContext, instance: InstanceLike, opt
 
 /** The `attributes` of the row just inserted for `instance`, by primary key, in its transaction. */
 async function readBack(ctx: WriteContext, instance: InstanceLike, meta: ModelMeta, attributes: string[], options: HookOptions): Promise<Record<string, unknown> | undefined> {
-  const where = primaryKeyOf(instance, meta);
-  if (meta.primaryKey.length === 0 || Object.values(where).some((v) => v === undefined || v === null || !isPlain(v))) return undefined;
-  try {
-    const read = () => meta.model.unscoped().findAll({ where, attributes, raw: true, limit: 1, transaction: options.transaction, hooks: false, logging: options.logging });
-    // (on PostgreSQL, in a transaction, in a savepoint: nothing we send may abort the user's)
-    const rows = options.transaction && ctx.dialect() === 'postgres' ? await inSavepoint(ctx.sequelize, options.transaction, read, options.logging) : await read();
-    return rows[0] ? byAttribute(meta, rows[0]) : undefined;
-  } catch (error) {
-    ctx.emitError(error); // the image stays without them: wider, never stale
-    return undefined;
-  }
+  const row = await readRow(ctx, meta, primaryKeyOf(instance, meta), options);
+  if (!row || row === 'failed') return undefined; // the image stays without them: wider, never stale
+  return Object.fromEntries(attributes.filter((a) => a in row).map((a) => [a, row[a]]));
 }
 
 /** Marks an instance whose next query our after hook covers, and keeps its values before the write. */

@@ -7,7 +7,7 @@
 import type { RowImage } from '../../dependencies.js';
 import { attributeOf, byAttribute, metaOf, rowImage, withoutGeneratedKeys } from '../meta.js';
 import { isInstance, isModel, type HookOptions } from '../model.js';
-import { conflictKeys, prequeryConflicts } from '../prequery.js';
+import { prequeryConflicts, withConflictKeys } from '../prequery.js';
 import { plainOrUnknown } from '../where.js';
 import type { BulkState, WriteContext } from './context.js';
 
@@ -16,10 +16,12 @@ export async function beforeUpsert(ctx: WriteContext, values: Record<string, unk
   const model = options?.model;
   if (!isModel(model)) return;
   const meta = metaOf(model);
-  const given = byAttribute(meta, values ?? {});
+  // The values as written: Sequelize built an instance of them (setters and defaults applied).
+  const built = isInstance(options.instance) ? options.instance.dataValues : undefined;
+  const given = byAttribute(meta, built ?? values ?? {});
   const state: BulkState = { model, meta, given: [given] };
   ctx.bulk.set(options, state);
-  state.keys = conflictKeys(meta, options.conflictFields);
+  if (!await withConflictKeys(ctx, state, options.conflictFields)) return;
   prequeryConflicts(ctx, state, [given], options, 'UPSERT');
 }
 
