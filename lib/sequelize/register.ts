@@ -23,6 +23,7 @@ import { describe, isSequelize, type HookOptions, type InstanceLike } from './mo
 import { installFirst } from './hook-order.js';
 import { resolveHooksOptions, type SequelizeHooksOptions } from './options.js';
 import { trackRegistration } from './registrations.js';
+import { recordQueryCache } from './query-cache/registry.js';
 import { afterBulkCreate, beforeBulkCreate } from './write-paths/bulk-create.js';
 import { afterBulkDestroy, afterBulkRestore, afterBulkUpdate, beforeBulk } from './write-paths/bulk.js';
 import { WriteContext } from './write-paths/context.js';
@@ -96,13 +97,16 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
     throw new InvalidOptionError('sequelize', sequelize, `registerSequelizeHooks(): the first argument must be a Sequelize instance, got ${describe(sequelize)}`);
   }
   const { store, internals } = resolveStore(keyvOrStore);
-  const hooks = hookTable(new WriteContext(sequelize, internals, resolveHooksOptions(options)));
+  const resolved = resolveHooksOptions(options);
+  const hooks = hookTable(new WriteContext(sequelize, internals, resolved));
   const name = `keyv-clever:${++registrations}:${Math.random().toString(36).slice(2, 10)}`;
   // The safety net watches every query on the instance; the write paths go first on each model.
   const { afterQuery: safetyNet, ...writePaths } = hooks;
   sequelize.addHook('afterQuery', name, safetyNet!);
   const uninstall = installFirst(sequelize, name, writePaths);
   trackRegistration(sequelize, store, 1);
+  // cached(Model) finders of this instance use this Keyv by default.
+  const forgetQueryCache = recordQueryCache(sequelize, { keyv: store === keyvOrStore ? undefined : keyvOrStore as never, store, defaults: resolved.cacheQueries });
   let active = true;
   return {
     name,
@@ -112,6 +116,7 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
       sequelize.removeHook('afterQuery', name);
       uninstall();
       trackRegistration(sequelize, store, -1);
+      forgetQueryCache();
     },
   };
 }
