@@ -9,6 +9,7 @@
 import { isInstance, type InstanceLike, type ModelLike } from '../model.js';
 import { decode, encode } from './codec.js';
 import type { ResolvedOptions } from './prepare.js';
+import { setSeparate, takeSeparate } from './separate.js';
 
 export type Finder = 'findAll' | 'findOne' | 'findByPk' | 'findAndCountAll' | 'count' | 'max' | 'min' | 'sum';
 
@@ -58,7 +59,10 @@ function build(model: ModelLike, rows: unknown[], attributes: string[] | null, r
     options.includeValidated = true;
   }
   options.attributes = attributes ?? undefined;
-  return (model as unknown as Buildable).bulkBuild(rows, options);
+  const deferred = takeSeparate(rows, resolved);
+  const instances = (model as unknown as Buildable).bulkBuild(rows, options);
+  setSeparate(instances, deferred);
+  return instances;
 }
 
 /** Turns a payload back into what `finder` returns, with fresh objects for every call. */
