@@ -30,7 +30,7 @@ const isPlainObject = (value: object): boolean => {
 export function encode(value: unknown, child?: (value: object) => object | undefined): Json {
   switch (typeof value) {
     case 'string': case 'boolean': return value;
-    case 'number': return Number.isFinite(value) && !Object.is(value, -0) ? value : { [TAG]: 'f', v: String(value) };
+    case 'number': return Number.isFinite(value) && !Object.is(value, -0) ? value : { [TAG]: 'f', v: Object.is(value, -0) ? '-0' : String(value) };
     case 'bigint': return { [TAG]: 'n', v: value.toString() };
     case 'undefined': return { [TAG]: 'u' };
     case 'object': break;

@@ -28,12 +28,14 @@ const isPlainObject = (value: unknown): value is Record<string | symbol, unknown
   return proto === Object.prototype || proto === null;
 };
 
+const isAny = (list: Conjunction[]): boolean => list.length === 1 && Object.keys(list[0]!).length === 0;
+
 /** Both conditions hold: each pair of conjunctions merged (a pair that disagrees matches nothing). */
 function and(a: Conjunction[], b: Conjunction[]): Conjunction[] {
-  if (a.length * b.length > MAX_CONJUNCTIONS) {
-    // Keep the narrower side: still a superset of the rows matched.
-    return a.length <= b.length ? a : b;
-  }
+  if (isAny(a)) return capped(b);
+  if (isAny(b)) return capped(a);
+  // Too many pairs: either side alone is still a superset of the rows matched.
+  if (a.length * b.length > MAX_CONJUNCTIONS) return capped(a.length >= b.length ? a : b);
   const out: Conjunction[] = [];
   for (const x of a) {
     for (const y of b) {
@@ -50,6 +52,9 @@ function and(a: Conjunction[], b: Conjunction[]): Conjunction[] {
   }
   return out;
 }
+
+/** A union too long to be worth indexing is every row. */
+const capped = (list: Conjunction[]): Conjunction[] => (list.length > MAX_CONJUNCTIONS ? ANY : list);
 
 /** Either condition: the union, unless it grows too big. */
 function or(parts: Conjunction[][]): Conjunction[] {

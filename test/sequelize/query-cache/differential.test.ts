@@ -142,7 +142,7 @@ matrix('cached finders: randomized differential', (env) => {
   it(`every cached result equals the uncached one after each of ${STEPS} random writes`, async function () {
     this.timeout(240_000);
     const r = random(SEED + env.dialect.length * 7 + env.backend.length);
-    if (process.env.KC_DIFF_SQL) (env.sequelize.options as { logging: unknown }).logging = (sql: string) => process.stderr.write(`SQL ${sql}\n`);
+    if (process.env.KC_DIFF_SQL) (env.sequelize as unknown as { options: { logging: unknown } }).options.logging = (sql: string) => process.stderr.write(`SQL ${sql}\n`);
     const ids = await seedData(env, r);
     const queries = pool(env.models, ids);
     const paths = writes(env.models, env);
