@@ -4,7 +4,7 @@
 import Keyv from 'keyv';
 import { DataTypes, Sequelize, type Model, type ModelStatic } from 'sequelize';
 import { CleverStore, getOrSet, matching, type Dependency } from '../lib/index.js';
-import { registerSequelizeHooks, related } from '../lib/sequelize/index.js';
+import { cached, registerSequelizeHooks, related } from '../lib/sequelize/index.js';
 
 const sequelize = process.env.DATABASE_URL
   ? new Sequelize(process.env.DATABASE_URL, { logging: false })
@@ -95,6 +95,31 @@ for (const [label, write] of steps) {
   console.log(`${pad(label, 45)}${pad(ms, 8)}${pad(String(removedTotal), 9)}${missed.map((m) => (m ? '✗' : '·')).join(' ')}`);
 }
 console.log('\n✗ invalidated by the write (recomputed on the next read)   · still served from the cache');
+
+// Caching queries: no key, no dependsOn. The dependencies come from the query itself.
+console.log("\nCaching queries: cached(Post).findAll({ where: { authorId: ada.id }, include: ['tags', 'author'] })");
+const adaPosts = () => cached(Post).findAll({ where: { authorId: ada.id }, include: ['tags', 'author'], order: [['id', 'ASC']] });
+let selects = 0;
+sequelize.addHook('beforeQuery', 'demo-count', (options: { type?: string }) => { if (options.type === 'SELECT') selects += 1; });
+const readQuery = async (label: string) => {
+  selects = 0;
+  const posts = await adaPosts();
+  console.log(`  ${pad(label, 52)}${pad(selects ? 'miss' : 'hit', 6)}${posts.map((p) => `${p.title} [${p.tags.map((t: Row) => t.name).join(', ')}]`).join('; ')}`);
+};
+await readQuery('first call');
+await readQuery('again');
+console.log(`  store.entriesFor(matching(Post, { authorId: ada.id })): ${JSON.stringify(await store.entriesFor(matching(Post, { authorId: ada.id })))}`);
+const queryWrites: Array<[string, () => Promise<unknown>]> = [
+  ["rename tag 'systems' (one of Engines' tags)", () => Tag.update({ name: 'systems & co' }, { where: { id: systems.id } })],
+  ['comment on Kernels (no comment is read)', () => Comment.create({ body: 'Again', postId: kernels.id })],
+  ["tag 'Looms' with 'history'", async () => (await Post.findOne({ where: { title: 'Looms' } }))!.addTag(history)],
+];
+for (const [label, write] of queryWrites) {
+  await write();
+  await readQuery(`after: ${label}`);
+  await readQuery('again');
+}
+sequelize.removeHook('beforeQuery', 'demo-count');
 console.log(`store stats: ${JSON.stringify(store.stats)}`);
 
 hooks.unregister();

@@ -16,7 +16,7 @@ export interface LockOptions {
   wait?: number;
 }
 
-export interface GetOrSetOptions {
+export interface GetOrSetOptions<T = unknown> {
   /** ms; as for keyv.set */
   ttl?: number;
   /** what the loaded value is computed from */
@@ -28,6 +28,13 @@ export interface GetOrSetOptions {
    * one of its dependencies is returned but not stored. Found through CLS when not given.
    */
   transaction?: unknown;
+  /**
+   * The dependencies stored with the loaded value, computed from it (the rows a query found), in
+   * place of `dependsOn`. `dependsOn` still guards the load against writes that commit meanwhile,
+   * so it must cover them: every write that invalidates one of these must also invalidate
+   * something in `dependsOn` (their models do).
+   */
+  dependsOnValue?: (value: T) => Dependency[];
 }
 
 /**
@@ -97,7 +104,7 @@ const DEFAULT_LOCK: Required<LockOptions> = { ttl: 10_000, wait: 5_000 };
  * Round trips: a hit is one `get`; a miss is `get`, one capture script (generations + lock) and
  * one write script (guarded set + unlock).
  */
-export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
+export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions<T> = {}): Promise<T> {
   const store = internalsOf((keyv as { store?: unknown } | undefined)?.store);
   if (!store) {
     throw new InvalidOptionError('keyv', keyv, `getOrSet(): the Keyv instance must use a CleverStore, got ${describe((keyv as { store?: unknown } | undefined)?.store)}`);
@@ -157,7 +164,7 @@ interface Loaded<T> {
 }
 
 async function load<T>(
-  keyv: Keyv, store: StoreInternals, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions,
+  keyv: Keyv, store: StoreInternals, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions<T>,
   deps: CompiledDependencies, lock: Required<LockOptions> | undefined, transaction: unknown,
 ): Promise<Loaded<T>> {
   const token = lock ? randomUUID() : undefined;
@@ -212,11 +219,18 @@ async function load<T>(
     if (holdsLock) await store.release(key, token!).catch(() => undefined);
     return { value, stored: false };
   }
+  let dependsOn = options.dependsOn ?? [];
+  try {
+    if (options.dependsOnValue) dependsOn = options.dependsOnValue(value);
+  } catch (error) {
+    if (holdsLock) await store.release(key, token!).catch(() => undefined);
+    throw error;
+  }
   const guards: ReadThroughWrite = {
     guards: deps.tags.map((tag, i) => [tag, generations![i]!] as [string, number]),
     unlock: holdsLock ? token : undefined,
   };
-  const stored = await keyv.set(key, value, { ttl: options.ttl, dependsOn: options.dependsOn ?? [], [READ_THROUGH]: guards } as never);
+  const stored = await keyv.set(key, value, { ttl: options.ttl, dependsOn, [READ_THROUGH]: guards } as never);
   return { value, stored };
 }
 

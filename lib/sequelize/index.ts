@@ -11,3 +11,7 @@ export { tablesWrittenIn } from './transactions.js';
 export { tableOf } from './model.js';
 export { matching } from '../dependencies.js';
 export type { AssociationLike, AttributeLike, InstanceLike, ModelLike, SequelizeLike } from './model.js';
+export { cached } from './query-cache/api.js';
+export type { CachedFinders, CachedOptions, CacheOption } from './query-cache/api.js';
+export type { CacheQueriesOptions } from './query-cache/registry.js';
+export { QueryCacheHydrationError, QueryCacheRegistrationError } from './query-cache/errors.js';

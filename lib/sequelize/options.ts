@@ -4,6 +4,7 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import { describe } from './model.js';
+import type { CacheQueriesOptions } from './query-cache/registry.js';
 
 export interface SequelizeHooksOptions {
   /**
@@ -37,6 +38,12 @@ export interface SequelizeHooksOptions {
    * TRUNCATE, DROP TABLE. Best effort; writes it cannot see need `store.invalidate`. Default true.
    */
   rawQueries?: boolean;
+  /**
+   * Defaults of `cached(Model)` query caching on this Sequelize instance: `{ ttl }` (ms) for every
+   * cached finder that gives none; `false` sends every `cached()` finder of the instance to the
+   * database. Default `{}`: cached, no default ttl beyond the store's.
+   */
+  cacheQueries?: CacheQueriesOptions | false;
 }
 
 /** @internal The options with their defaults applied. */
@@ -51,6 +58,15 @@ const fail = (name: string, value: unknown, expected: string): never => {
 };
 const integerAtLeast = (min: number): Check<number> => (value, name) => (Number.isInteger(value) && (value as number) >= min ? value as number : fail(name, value, `an integer >= ${min}`));
 const boolean: Check<boolean> = (value, name) => (typeof value === 'boolean' ? value : fail(name, value, 'a boolean'));
+const cacheQueries: Check<CacheQueriesOptions | false> = (value, name) => {
+  if (value === false) return false;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail(name, value, 'false or an object { ttl }');
+  for (const [key, v] of Object.entries(value)) {
+    if (key !== 'ttl') return fail(`${name}.${key}`, v, 'absent (known: ttl)');
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0))) return fail(`${name}.ttl`, v, 'a number of ms >= 0');
+  }
+  return { ...(value as CacheQueriesOptions) };
+};
 
 /** Every option: its check and its default. */
 const SPEC = {
@@ -59,6 +75,7 @@ const SPEC = {
   cascades: { check: boolean, default: true },
   safetyNet: { check: boolean, default: true },
   rawQueries: { check: boolean, default: true },
+  cacheQueries: { check: cacheQueries, default: {} },
 } satisfies { [K in keyof SequelizeHooksOptions]-?: { check: Check<NonNullable<SequelizeHooksOptions[K]>>; default: NonNullable<SequelizeHooksOptions[K]> } };
 
 /** @internal The names of the options, in their documented order. */

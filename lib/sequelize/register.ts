@@ -25,6 +25,7 @@ import { learnDefaultIsolation } from './isolation.js';
 import { endReadAtWrite, readAtWrite } from './read-at-write.js';
 import { resolveHooksOptions, type SequelizeHooksOptions } from './options.js';
 import { trackRegistration } from './registrations.js';
+import { recordQueryCache } from './query-cache/registry.js';
 import { afterBulkCreate, beforeBulkCreate } from './write-paths/bulk-create.js';
 import { afterBulkDestroy, afterBulkRestore, afterBulkUpdate, beforeBulk } from './write-paths/bulk.js';
 import { WriteContext } from './write-paths/context.js';
@@ -101,7 +102,8 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
   }
   const { store, internals } = resolveStore(keyvOrStore);
   learnDefaultIsolation(sequelize);
-  const hooks = hookTable(new WriteContext(sequelize, internals, resolveHooksOptions(options)));
+  const resolved = resolveHooksOptions(options);
+  const hooks = hookTable(new WriteContext(sequelize, internals, resolved));
   const name = `keyv-clever:${++registrations}:${Math.random().toString(36).slice(2, 10)}`;
   // The safety net watches every query on the instance; the write paths go first on each model.
   const { afterQuery: safetyNet, beforeQuery: readAt, endQuery, ...writePaths } = hooks;
@@ -112,6 +114,8 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
   prependHook(sequelize as never, 'afterQuery', `${name}:end`, endQuery!);
   const uninstall = installFirst(sequelize, name, writePaths);
   trackRegistration(sequelize, store, 1);
+  // cached(Model) finders of this instance use this Keyv by default.
+  const forgetQueryCache = recordQueryCache(sequelize, { keyv: store === keyvOrStore ? undefined : keyvOrStore as never, store, defaults: resolved.cacheQueries });
   let active = true;
   return {
     name,
@@ -123,6 +127,7 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
       sequelize.removeHook('beforeQuery', name);
       uninstall();
       trackRegistration(sequelize, store, -1);
+      forgetQueryCache();
     },
   };
 }

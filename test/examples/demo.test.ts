@@ -33,6 +33,12 @@ for (const [name, env] of [
         expect(Number(cells[1]), `${write}: removed`).to.equal(removed);
         expect(line!.endsWith(marks), `${write}: ${line}`).to.equal(true);
       }
+      // The cached query: a miss where a write changed what it read, a hit everywhere else.
+      const section = stdout.slice(stdout.indexOf('Caching queries:'));
+      const calls = section.split('\n').filter((l) => /^ {2}(first call|again|after: )/.test(l)).map((l) => l.slice(54, 58).trim());
+      expect(calls).to.deep.equal(['miss', 'hit', 'miss', 'hit', 'hit', 'hit', 'miss', 'hit']);
+      expect(section).to.match(/entriesFor\(matching\(Post, \{ authorId: ada\.id \}\)\): \["author:ada:posts","q:Post:findAll:[\w-]{43}"\]/);
+      expect(section).to.include('Engines [systems & co]; Looms [history]');
     });
   });
 }

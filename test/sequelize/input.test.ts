@@ -103,7 +103,7 @@ matrix('bad Sequelize input', (env) => {
     };
     const unknown = thrown({ prequeryLimt: 5 });
     expect(unknown).to.include({ option: 'prequeryLimt', value: 5 });
-    expect(unknown.message).to.equal("registerSequelizeHooks(): unknown option 'prequeryLimt' (known: prequeryLimit, maxRowImages, cascades, safetyNet, rawQueries)");
+    expect(unknown.message).to.equal("registerSequelizeHooks(): unknown option 'prequeryLimt' (known: prequeryLimit, maxRowImages, cascades, safetyNet, rawQueries, cacheQueries)");
     const tooSmall = thrown({ cascades: false, maxRowImages: 0 });
     expect(tooSmall).to.include({ option: 'maxRowImages', value: 0 });
     expect(tooSmall.message).to.equal('registerSequelizeHooks(): maxRowImages must be an integer >= 1, got 0');
