@@ -21,11 +21,6 @@ async function run(connection: Connection, sql: string, log: StatementLog): Prom
   return connection.query(sql);
 }
 
-/** @internal Begins a transaction on `connection`. */
-export async function beginOn(connection: Connection, dialect: string, log: StatementLog): Promise<void> {
-  await run(connection, dialect === 'postgres' ? 'BEGIN' : 'START TRANSACTION', log);
-}
-
 /** @internal Commits the transaction begun on `connection`; rolls it back if the commit fails (then rethrows). */
 export async function endOn(connection: Connection, log: StatementLog): Promise<void> {
   try {
@@ -36,10 +31,15 @@ export async function endOn(connection: Connection, log: StatementLog): Promise<
   }
 }
 
-/** @internal The rows a SELECT returns on `connection`. */
-export async function rawSelect(connection: Connection, dialect: string, sql: string, log: StatementLog): Promise<Array<Record<string, unknown>>> {
-  const result = await run(connection, sql, log);
-  // pg: a Result with `rows`; mariadb: the rows array itself (with a `meta` property).
-  const rows = dialect === 'postgres' ? (result as { rows?: unknown }).rows : result;
+/**
+ * @internal The rows a SELECT returns on `connection`; with `begin`, a transaction is begun first
+ * (on PostgreSQL in the same round trip: `BEGIN; SELECT …`).
+ */
+export async function rawSelect(connection: Connection, dialect: string, sql: string, log: StatementLog, begin = false): Promise<Array<Record<string, unknown>>> {
+  if (begin && dialect !== 'postgres') await run(connection, 'START TRANSACTION', log);
+  const result = await run(connection, begin && dialect === 'postgres' ? `BEGIN; ${sql}` : sql, log);
+  // pg: a Result with `rows` (an array of them for several statements); mariadb: the rows array itself.
+  const last = Array.isArray(result) && dialect === 'postgres' ? result[result.length - 1] : result;
+  const rows = dialect === 'postgres' ? (last as { rows?: unknown } | undefined)?.rows : last;
   return Array.isArray(rows) ? [...rows] as Array<Record<string, unknown>> : [];
 }

@@ -18,7 +18,7 @@
 import { PrequeryError } from '../errors.js';
 import { byAttribute, type ModelMeta } from './meta.js';
 import { modelName, type HookOptions, type TransactionLike } from './model.js';
-import { beginOn, endOn, rawSelect, supportsRawTransaction, type Connection, type StatementLog } from './raw-connection.js';
+import { endOn, rawSelect, supportsRawTransaction, type Connection, type StatementLog } from './raw-connection.js';
 import { selectInSavepoint } from './savepoint.js';
 import type { WriteContext } from './write-paths/context.js';
 
@@ -118,29 +118,24 @@ export async function readAtWrite(ctx: WriteContext, options: HookOptions, query
   const lock = dialect !== 'sqlite';
   const connection = query.connection as Connection | undefined;
   const log = statementLog(ctx, options.logging);
-  let raw = false;
-  if (!transaction && lock && connection && supportsRawTransaction(dialect)) {
-    raw = begun.has(query);
-    if (!raw) {
-      try {
-        await beginOn(connection, dialect, log);
-        begun.set(query, { connection, log });
-        raw = true;
-      } catch (error) {
-        ctx.emitError(new PrequeryError(modelName(due[0]!.meta.model), { cause: error }));
-        return;
-      }
-    }
+  // An autocommit write on a dialect we can begin a transaction for: it is begun with the first
+  // read (ended by `endReadAtWrite`, which the failure path below calls too).
+  const raw = !transaction && lock && connection !== undefined && supportsRawTransaction(dialect);
+  let begin = false;
+  if (raw && !begun.has(query)) {
+    begun.set(query, { connection, log });
+    begin = true;
   }
   for (const r of due) {
     try {
       const where = r.where === undefined ? options.where : byField(r.meta, r.where);
       const sql = selectSql(ctx, r.meta, where ?? {}, r.limit, lock && (transaction !== undefined || raw));
       const rows = raw
-        ? await rawSelect(connection!, dialect, sql, log)
+        ? await rawSelect(connection!, dialect, sql, log, begin)
         : transaction && dialect === 'postgres'
           ? await selectInSavepoint(ctx.sequelize, transaction, sql, { logging: options.logging, benchmark: options.benchmark })
           : await (ctx.sequelize as unknown as Queryable).query(sql, { transaction: transaction ?? null, type: 'SELECT', raw: true, logging: options.logging, benchmark: options.benchmark }) as Row[];
+      begin = false;
       r.result = rows.length > r.limit ? 'over' : rows.map((row) => byAttribute(r.meta, row));
     } catch (error) {
       ctx.emitError(new PrequeryError(modelName(r.meta.model), { cause: error }));
