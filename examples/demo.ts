@@ -109,6 +109,8 @@ const readQuery = async (label: string) => {
 await readQuery('first call');
 await readQuery('again');
 console.log(`  store.entriesFor(matching(Post, { authorId: ada.id })): ${JSON.stringify(await store.entriesFor(matching(Post, { authorId: ada.id })))}`);
+// A row: every cached entry a change of it would invalidate (its author's lists, the query above, itself).
+console.log(`  store.entriesFor(engines): ${JSON.stringify((await store.entriesFor(engines)).sort())}`);
 const queryWrites: Array<[string, () => Promise<unknown>]> = [
   ["rename tag 'systems' (one of Engines' tags)", () => Tag.update({ name: 'systems & co' }, { where: { id: systems.id } })],
   ['comment on Kernels (no comment is read)', () => Comment.create({ body: 'Again', postId: kernels.id })],

@@ -46,6 +46,8 @@ export interface Backend {
   unlock(ns: string, key: string, token: string): Promise<void>;
   /** the keys an index tag currently lists (debugging and tests) */
   entriesFor(ns: string, tags: string[]): Promise<string[]>;
+  /** the schemes (field sets) cached entries use on a table (escaped name); debugging */
+  schemesOf(ns: string, table: string): Promise<string[]>;
   /** prunes expired index members; resolves to the number pruned */
   sweep(ns: string): Promise<number>;
   close(): Promise<void>;

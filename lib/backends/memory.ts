@@ -174,6 +174,10 @@ export class MemoryBackend implements Backend {
     return [...keys];
   }
 
+  async schemesOf(ns: string, table: string): Promise<string[]> {
+    return [...(this.space(ns).schemes.get(table) ?? [])];
+  }
+
   async sweep(ns: string): Promise<number> {
     const space = this.space(ns);
     const now = Date.now();

@@ -3,10 +3,11 @@ import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import type { Backend, WriteEntry } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { RedisBackend, type RedisClient } from '../backends/redis/index.js';
-import { compileDependencies, compileInvalidation, type Dependency, type Invalidation } from '../dependencies.js';
+import { compileDependencies, compileInvalidation, Matching, type Dependency, type Invalidation } from '../dependencies.js';
 import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError } from '../errors.js';
 import { logger } from '../log.js';
 import { RetryQueue } from '../retry-queue.js';
+import { escape, rowChangeTags } from '../tags.js';
 import { checkEviction, openClient, whenReady } from './client.js';
 import { newStats, type CleverStoreEvents, type CleverStoreStats } from './events.js';
 import { INTERNAL, type StoreInternals } from './internal.js';
@@ -235,12 +236,24 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
     await this.#retries.drain();
   }
 
-  /** The keys (inside the namespace) currently listed under a dependency, for debugging. */
+  /**
+   * The keys (inside the namespace) currently listed under a dependency, for debugging. For a row
+   * (a model instance), also every key a change of that row would invalidate through the
+   * schemes cached entries use on its table: a list by one of its field values, the whole table.
+   */
   async entriesFor(dep: Dependency): Promise<string[]> {
     const ns = this.#ns();
     const { tags } = compileDependencies([dep], 'entriesFor()');
     // An entry of a conjunction is listed under it and under its scheme's tag; ask the first.
-    return this.#backend.entriesFor(ns, tags.filter((t) => !t.startsWith('a:')));
+    const asked = new Set(tags.filter((t) => !t.startsWith('a:')));
+    if (typeof dep === 'object' && dep !== null && !(dep instanceof Matching)) {
+      for (const row of compileInvalidation([dep]).rows) {
+        if (Object.keys(row.values).length === 0) continue; // a table, not a row
+        const schemes = await this.#backend.schemesOf(ns, escape(row.table));
+        for (const tag of rowChangeTags(row.table, [row.values], schemes)) asked.add(tag);
+      }
+    }
+    return this.#backend.entriesFor(ns, [...asked]);
   }
 
   /** Prunes expired members from the indexes of every namespace this store has used. */

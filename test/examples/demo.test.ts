@@ -38,6 +38,7 @@ for (const [name, env] of [
       const calls = section.split('\n').filter((l) => /^ {2}(first call|again|after: )/.test(l)).map((l) => l.slice(54, 58).trim());
       expect(calls).to.deep.equal(['miss', 'hit', 'miss', 'hit', 'hit', 'hit', 'miss', 'hit']);
       expect(section).to.match(/entriesFor\(matching\(Post, \{ authorId: ada\.id \}\)\): \["author:ada:posts","q:Post:findAll:[\w-]{43}"\]/);
+      expect(section).to.match(/entriesFor\(engines\): \[[^\]]*"author:ada:posts"[^\]]*"q:Post:findAll:[\w-]{43}"/);
       expect(section).to.include('Engines [systems & co]; Looms [history]');
     });
   });

@@ -109,6 +109,13 @@ export class RedisBackend implements Backend {
     return [...new Set(found.flat())];
   }
 
+  async schemesOf(ns: string, table: string): Promise<string[]> {
+    this.batcher.flush();
+    // Each bucket registers the schemes its entries use.
+    const found = await Promise.all(this.layout.bucketPrefixes(ns).map((p) => this.client.smembers(`${p}s:${table}`)));
+    return [...new Set(found.flat())];
+  }
+
   async clear(ns: string): Promise<void> {
     this.batcher.flush();
     this.counts.unverify(ns);

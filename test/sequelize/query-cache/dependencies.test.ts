@@ -118,7 +118,7 @@ matrix('cached finders: dependencies', (env) => {
     expect(await survives(q, () => Comment.create({ body: 'x', postId: p3.get('id') }))).to.equal(false);
   });
 
-  it('store.entriesFor(dep) lists the cached queries indexed under a dependency', async () => {
+  it('store.entriesFor(dep) lists the cached queries under a dependency; for a row, those a change of it would invalidate', async () => {
     const { Post } = env.models;
     const { a1, a2, p1 } = await seed(env);
     await cached(Post).findAll({ where: { authorId: a1.get('id') } });
@@ -126,9 +126,14 @@ matrix('cached finders: dependencies', (env) => {
     await cached(Post).findAll({ where: { authorId: a2.get('id') } });
     await cached(Post).count({ where: { views: { [Op.gte]: 0 } } });
     const byAuthor = await env.store.entriesFor(matching(Post, { authorId: a1.get('id') }));
+    const byOtherAuthor = await env.store.entriesFor(matching(Post, { authorId: a2.get('id') }));
     const byRow = await env.store.entriesFor(p1);
     const byTable = await env.store.entriesFor(Post);
-    expect({ byAuthor: byAuthor.map(finder), byRow: byRow.map(finder), byTable: byTable.map(finder) }).to.deep.equal({ byAuthor: ['findAll'], byRow: ['findByPk'], byTable: ['count'] });
+    expect({ byAuthor: byAuthor.map(finder), byTable: byTable.map(finder) }).to.deep.equal({ byAuthor: ['findAll'], byTable: ['count'] });
+    // A row: every cached query a change of it would invalidate (its author's list, itself, the
+    // whole-table count), not another author's list.
+    expect(byRow.map(finder).sort()).to.deep.equal(['count', 'findAll', 'findByPk']);
+    expect(byRow).to.include(byAuthor[0]).and.not.include(byOtherAuthor[0]);
   });
 
   describe('transactions', () => {
