@@ -7,7 +7,7 @@
  *
  * - In a transaction the read runs in it (on PostgreSQL in a savepoint of its own: a failed
  *   statement would abort the user's transaction).
- * - An autocommit write on PostgreSQL or MariaDB/MySQL is wrapped in a transaction on its own
+ * - An autocommit write on PostgreSQL or MariaDB is wrapped in a transaction on its own
  *   connection, begun here and ended by `afterQuery`, which Sequelize runs whether the statement
  *   succeeded or failed: the lock lasts exactly as long as the write.
  * - SQLite locks the whole database for a writer; there the read is not locked.
@@ -56,7 +56,8 @@ class ArmedReads {
   readonly reads: ArmedRead[] = [];
 }
 
-const ARMED = Symbol.for('keyv-clever.read-at-write');
+// Not Symbol.for: a second copy of the library (ESM beside CommonJS) arms its reads apart.
+const ARMED = Symbol('keyv-clever.read-at-write');
 const OR = Symbol.for('or');
 
 /** query (as Sequelize hands it to both query hooks) -> the connection a transaction was begun on for it */
