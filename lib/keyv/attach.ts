@@ -9,6 +9,7 @@
  * Keyv the ttl the store will apply, so the expiry Keyv writes into its envelope agrees.
  */
 import { describe, InvalidOptionError } from '../errors.js';
+import { isParked } from '../store/handoff.js';
 import { internalsOf, type StoreInternals } from '../store/internal.js';
 
 /** Keyv 6's hook names (`KeyvHooks.BEFORE_SET`, `KeyvHooks.BEFORE_SET_MANY`), spelled out so that Keyv 5 need not have them. */
@@ -27,8 +28,11 @@ interface SetData {
   ttl?: unknown;
 }
 
-/** The Keyv 6 instances already attached: attaching twice installs nothing more. */
-const attached = new WeakSet<object>();
+/**
+ * Marks a Keyv 6 already attached, so attaching twice installs nothing more: a `Symbol.for` key,
+ * seen by every loaded copy of the package (an ESM and a CommonJS load in one process).
+ */
+const ATTACHED = Symbol.for('keyv-clever.attached');
 
 /** Keyv 6 has Hookified's hooks (`onHook`); Keyv 5 has neither. */
 function isKeyv6(keyv: object): keyv is Keyv6 {
@@ -70,8 +74,8 @@ export function attachKeyv<K extends object>(keyv: K): K {
   }
   if (!isKeyv6(keyv)) return keyv;
   found.internals.attach(found.bridged ? 'keyv6-bridge' : 'keyv6');
-  if (attached.has(keyv)) return keyv;
-  attached.add(keyv);
+  if ((keyv as { [ATTACHED]?: boolean })[ATTACHED]) return keyv;
+  Object.defineProperty(keyv, ATTACHED, { value: true });
   keyv.onHook(BEFORE_SET, (data: SetData) => {
     const parked = park(keyv, data);
     if (parked) Object.assign(data, parked);
@@ -91,7 +95,7 @@ export function attachKeyv<K extends object>(keyv: K): K {
  * or one Keyv refuses before the store: a symbol value).
  */
 function park(keyv: Keyv6, data: SetData): { key: string; ttl: number } | undefined {
-  if (data.ttl === undefined || typeof data.value === 'symbol') return undefined;
+  if (data.ttl === undefined || typeof data.value === 'symbol' || isParked(data.key)) return undefined;
   const found = storeBehind(keyv); // (the store may have been replaced since)
   if (!found) return undefined;
   return { key: found.internals.park(data.key, data.ttl), ttl: envelopeTtl(data.ttl, found.store) };

@@ -19,6 +19,9 @@ const PREFIX = '\u0000keyv-clever:';
  */
 const MAX_PARKED = 10_000;
 
+/** Whether a key is a one-time key (a write already parked by another hook). */
+export const isParked = (key: unknown): boolean => typeof key === 'string' && key.startsWith(PREFIX);
+
 export interface Parked {
   /** the key as the caller set it */
   key: string;
@@ -40,7 +43,7 @@ export class Handoff {
 
   /** The parked write a key names, taken out; undefined for an ordinary key. */
   take(key: string): Parked | undefined {
-    if (!key.startsWith(PREFIX)) return undefined;
+    if (!isParked(key)) return undefined;
     const parked = this.parked.get(key);
     if (!parked) {
       throw new SetOptionsLostError(key.slice(key.indexOf(':', PREFIX.length) + 1), MAX_PARKED);

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import type { Backend, WriteEntry } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { RedisBackend, type RedisClient } from '../backends/redis/index.js';
@@ -32,10 +31,11 @@ const log = logger('store');
  * the keys in Redis are the same under both majors. On Keyv 6, `attachKeyv` (or `createKeyv`)
  * wires the set options through.
  *
- * (Keyv 5's adapter type declares `setMany` as resolving to nothing; Keyv reads the flags this
- * store resolves to, one per entry.)
+ * (It declares no `implements`: the two majors' adapter types differ. Its overloads fit both;
+ * Keyv 5's adapter type declares `setMany` as resolving to nothing, and Keyv reads the flags
+ * this store resolves to, one per entry.)
  */
-export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit<KeyvStoreAdapter, 'setMany'> {
+export class CleverStore extends EventEmitter<CleverStoreEvents> {
   /** Keyv reads `opts.dialect` to wire its iterator; both backends have Redis semantics. */
   readonly opts: { dialect: 'redis'; url: string; [option: string]: unknown };
   namespace: string | undefined;
@@ -134,8 +134,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
 
   /** The serialized value of a key (Keyv deserializes it), undefined for a miss. */
   get(key: string): Promise<string | undefined>;
-  /** (Keyv's adapter signature) */
-  get<Value>(key: string): Promise<StoredData<Value> | undefined>;
+  /** (Keyv 5's adapter signature) */
+  get<Value>(key: string): Promise<Value | undefined>;
   async get(key: string): Promise<string | undefined> {
     const ns = this.#ns();
     const local = this.#local(key, ns);
@@ -145,8 +145,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
 
   /** The serialized values of keys, in order (undefined for a miss). */
   getMany(keys: string[]): Promise<Array<string | undefined>>;
-  /** (Keyv's adapter signature) */
-  getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>>;
+  /** (Keyv 5's adapter signature) */
+  getMany<Value>(keys: string[]): Promise<Array<Value | undefined>>;
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
     const ns = this.#ns();
     const locals = localKeys(keys, ns, this.#prefixed());
@@ -221,7 +221,9 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
    * Resolves to true when at least one of the keys existed; to Keyv 6 (whose contract asks for
    * it), one flag per key.
    */
-  async deleteMany(keys: string[]): Promise<boolean>;
+  deleteMany(keys: string[]): Promise<boolean>;
+  /** (Keyv 6's adapter signature) */
+  deleteMany(keys: string[]): Promise<boolean[]>;
   async deleteMany(keys: string[]): Promise<boolean | boolean[]> {
     const ns = this.#ns();
     const locals = localKeys(keys, ns, this.#prefixed());
