@@ -7,6 +7,7 @@ import './keyv-augment.js';
 
 export { CleverStore } from './store/store.js';
 export { createKeyv, DEFAULT_NAMESPACE } from './keyv/create.js';
+export type { CleverKeyv } from './keyv/create.js';
 export { attachKeyv } from './keyv/attach.js';
 export { DEFAULTS, SAFE_EVICTION_POLICIES } from './store/options.js';
 export type { CleverStoreOptions } from './store/options.js';

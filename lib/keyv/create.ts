@@ -25,8 +25,11 @@ export const DEFAULT_NAMESPACE = 'keyv';
  * await keyv.store.invalidate('homepage');
  * ```
  */
-export function createKeyv(storeArg?: string | CleverStoreOptions, keyvOptions: Omit<KeyvOptions, 'store'> = {}): Keyv {
+export function createKeyv(storeArg?: string | CleverStoreOptions, keyvOptions: Omit<KeyvOptions, 'store'> = {}): CleverKeyv {
   const store = new CleverStore(storeArg);
   const namespace = keyvOptions.namespace ?? store.namespace ?? DEFAULT_NAMESPACE;
-  return attachKeyv(new Keyv({ ...keyvOptions, namespace, store }));
+  return attachKeyv(new Keyv({ ...keyvOptions, namespace, store })) as CleverKeyv;
 }
+
+/** A Keyv whose store is known to be a CleverStore (`keyv.store.invalidate(…)` type-checks). */
+export type CleverKeyv<Value = unknown> = Keyv<Value> & { store: CleverStore };

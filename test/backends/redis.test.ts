@@ -343,6 +343,8 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
     ({ primary, replica, stop } = await startReplicated(['--repl-diskless-sync-delay', '0']));
     admin = new Redis(primary.url);
     await eventually(() => replicaSynced(replica.port), { what: 'the replica syncing' });
+    // The invalidation script counts the replicas the primary lists online (a moment after the sync).
+    await eventually(async () => /slave0:[^\r\n]*state=online/.test(String(await admin.info('replication'))), { what: 'the primary listing its replica online' });
   });
   after(async () => {
     admin.disconnect();
