@@ -40,6 +40,22 @@ for (const backend of [...backends, ...callerClientBackends]) {
       expect(await keyv.has('zzz')).to.equal(false);
     });
 
+    it('reads the eviction policy whatever the protocol: a store that refuses unsafe eviction works on a safe server', async () => {
+      const strict = backend.store({ onUnsafeEviction: 'refuse' });
+      const errors: Error[] = [];
+      strict.on('error', (e) => errors.push(e));
+      const guarded = keyvFor(strict);
+      try {
+        expect(await guarded.set('k', 'v', { dependsOn: ['e'] })).to.equal(true);
+        expect(await guarded.get('k')).to.equal('v');
+        expect(await strict.invalidate('e')).to.equal(1);
+        expect(errors).to.deep.equal([]);
+      } finally {
+        await guarded.clear();
+        await strict.disconnect();
+      }
+    });
+
     it('invalidating a tag removes exactly its entries and leaves every other entry', async () => {
       await keyv.set('p1', 1, { dependsOn: ['posts'] });
       await keyv.set('p2', 2, { dependsOn: ['posts'] });
