@@ -38,10 +38,10 @@ for (const [name, storeArg] of places) {
     });
 
     it('a ttl given in the options object is honoured', async () => {
-      await keyv.set('short', 's', { ttl: 200, dependsOn: ['t'] });
+      await keyv.set('short', 's', { ttl: 500, dependsOn: ['t'] });
       await keyv.set('long', 'l', { ttl: 60_000 });
       expect(await keyv.get('short')).to.equal('s');
-      await eventually(async () => (await keyv.get('short')) === undefined, { what: 'the 200 ms entry expiring' });
+      await eventually(async () => (await keyv.get('short')) === undefined, { what: 'the 500 ms entry expiring' });
       expect(await keyv.get('long')).to.equal('l');
       expect(await store.entriesFor('t')).to.deep.equal([]);
     });
