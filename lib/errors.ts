@@ -153,6 +153,30 @@ export class ForeignKeyCatalogError extends KeyvCleverError {
   }
 }
 
+/**
+ * A Keyv 6 wrote through a store that `attachKeyv` (or `createKeyv`, `registerSequelizeHooks`,
+ * `getOrSet`) did not wire: Keyv 6 drops a `{ ttl, dependsOn }` options object before the store
+ * sees it, so such a write would be stored without its ttl and its dependencies. Reported once
+ * per store; the write itself goes on with what reached the store.
+ */
+export class UnattachedKeyvError extends KeyvCleverError {
+  constructor(readonly namespace: string) {
+    super(`a Keyv 6 wrote to a CleverStore (namespace '${namespace}') that is not attached to it: Keyv 6 drops set options such as { ttl, dependsOn } before the store sees them. `
+      + 'Build it with createKeyv(…), or call attachKeyv(keyv) once after new Keyv({ store })');
+  }
+}
+
+/**
+ * The options an attached Keyv 6 parked for a write were gone when the write reached the store
+ * (far more writes in flight than the store keeps parked); the write is refused, not stored
+ * without its ttl and dependencies.
+ */
+export class SetOptionsLostError extends KeyvCleverError {
+  constructor(readonly key: string, readonly limit: number) {
+    super(`the set options of key ${JSON.stringify(key)} were gone when the write reached the store (more than ${limit} writes parked at once); the write is refused`);
+  }
+}
+
 /** Wraps anything thrown into an Error (a rejection with a string, say). */
 export function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));

@@ -6,6 +6,9 @@
 import './keyv-augment.js';
 
 export { CleverStore } from './store/store.js';
+export { createKeyv, DEFAULT_NAMESPACE } from './keyv/create.js';
+export type { CleverKeyv } from './keyv/create.js';
+export { attachKeyv } from './keyv/attach.js';
 export { DEFAULTS, SAFE_EVICTION_POLICIES } from './store/options.js';
 export type { CleverStoreOptions } from './store/options.js';
 export type { CleverSetOptions } from './store/writes.js';
@@ -18,6 +21,6 @@ export { withDependencies } from './context.js';
 export type { RedisClient } from './backends/redis/index.js';
 export {
   BadDependencyError, BucketCountMismatchError, BucketCountUnstableError, InvalidOptionError, InvalidationsDroppedError,
-  ForeignKeyCatalogError, KeyvCleverError, PartialReadError, PrequeryError, ReplicaTimeoutError, RetryQueueOverflowError, StaleCaptureError,
-  UnsafeEvictionError,
+  ForeignKeyCatalogError, KeyvCleverError, PartialReadError, PrequeryError, ReplicaTimeoutError, RetryQueueOverflowError, SetOptionsLostError, StaleCaptureError,
+  UnattachedKeyvError, UnsafeEvictionError,
 } from './errors.js';

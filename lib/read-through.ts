@@ -4,7 +4,8 @@ import { currentDependencies } from './context.js';
 import { compileDependencies, type CompiledDependencies, type Dependency } from './dependencies.js';
 import { logger } from './log.js';
 import { describe, InvalidOptionError, StaleCaptureError } from './errors.js';
-import { internalsOf, type StoreInternals } from './store/internal.js';
+import { attachKeyv, storeBehind } from './keyv/attach.js';
+import type { StoreInternals } from './store/internal.js';
 import { READ_THROUGH, type ReadThroughWrite } from './store/writes.js';
 
 const log = logger('read-through');
@@ -105,10 +106,11 @@ const DEFAULT_LOCK: Required<LockOptions> = { ttl: 10_000, wait: 5_000 };
  * one write script (guarded set + unlock).
  */
 export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions<T> = {}): Promise<T> {
-  const store = internalsOf((keyv as { store?: unknown } | undefined)?.store);
+  const store = storeBehind(keyv)?.internals;
   if (!store) {
     throw new InvalidOptionError('keyv', keyv, `getOrSet(): the Keyv instance must use a CleverStore, got ${describe((keyv as { store?: unknown } | undefined)?.store)}`);
   }
+  attachKeyv(keyv); // its set options must reach the store on Keyv 6
   if (typeof key !== 'string') throw new InvalidOptionError('key', key, `getOrSet(): key must be a string, got ${describe(key)}`);
   if (typeof loader !== 'function') throw new InvalidOptionError('loader', loader, `getOrSet(): loader must be a function, got ${describe(loader)}`);
   const lock = lockOptions(options.lock);

@@ -18,6 +18,7 @@
  *   invalidates the whole table.
  */
 import { InvalidOptionError } from '../errors.js';
+import { attachKeyv, storeBehind } from '../keyv/attach.js';
 import { internalsOf, type StoreInternals } from '../store/internal.js';
 import { describe, isSequelize, type HookOptions, type InstanceLike } from './model.js';
 import { installFirst, prependHook } from './hook-order.js';
@@ -73,11 +74,17 @@ function hookTable(ctx: WriteContext): Record<string, Hook> {
   };
 }
 
-/** The store behind a Keyv (or a CleverStore itself) and its internals. */
+/**
+ * The store behind a Keyv (used natively or through Keyv 6's bridge), or a CleverStore itself, and
+ * its internals. A Keyv is attached on the way: the entries cached through it need their options.
+ */
 function resolveStore(keyvOrStore: unknown): { store: object; internals: StoreInternals } {
-  for (const candidate of [keyvOrStore, (keyvOrStore as { store?: unknown } | null)?.store, (keyvOrStore as { opts?: { store?: unknown } } | null)?.opts?.store]) {
-    const internals = internalsOf(candidate);
-    if (internals) return { store: candidate as object, internals };
+  const internals = internalsOf(keyvOrStore);
+  if (internals) return { store: keyvOrStore as object, internals };
+  const behind = storeBehind(keyvOrStore);
+  if (behind) {
+    attachKeyv(keyvOrStore as object);
+    return behind;
   }
   throw new InvalidOptionError('keyvOrStore', keyvOrStore, `registerSequelizeHooks(): the second argument must be a Keyv whose store is a CleverStore, or a CleverStore, got ${describe(keyvOrStore)}`);
 }

@@ -7,6 +7,7 @@
  */
 import type { Capture } from '../backends/backend.js';
 import type { CompiledDependencies, Invalidation } from '../dependencies.js';
+import type { Convention } from './convention.js';
 
 /** @internal */
 export const INTERNAL: unique symbol = Symbol.for('keyv-clever.internal') as never;
@@ -36,6 +37,10 @@ export interface StoreInternals {
   invalidateRequest(request: Invalidation): Promise<number>;
   /** Like `invalidateRequest`, but never rejects: a failure is emitted and left to the retry queue. */
   invalidateOrQueue(request: Invalidation): Promise<number>;
+  /** A Keyv 6 was attached to the store (attachKeyv), and drives it in this convention if given. */
+  attach(convention?: Convention): void;
+  /** Parks a write's set options for the store; returns the one-time key the write carries (see handoff.ts). */
+  park(key: string, options: unknown): string;
 }
 
 /** @internal The internals of a CleverStore (of any loaded copy of the package), or undefined. */

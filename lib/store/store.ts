@@ -1,15 +1,16 @@
 import { EventEmitter } from 'node:events';
-import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import type { Backend, WriteEntry } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { RedisBackend, type RedisClient } from '../backends/redis/index.js';
 import { compileDependencies, compileInvalidation, Matching, type Dependency, type Invalidation } from '../dependencies.js';
-import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError } from '../errors.js';
+import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError, UnattachedKeyvError } from '../errors.js';
 import { logger } from '../log.js';
 import { RetryQueue } from '../retry-queue.js';
 import { escape, rowChangeTags } from '../tags.js';
 import { checkEviction, openClient, whenReady } from './client.js';
+import { EXPIRED, prefixesKeys, storageCapability, takesExpires, ttlFromExpires, type Convention, type StorageCapability } from './convention.js';
 import { newStats, type CleverStoreEvents, type CleverStoreStats } from './events.js';
+import { Handoff } from './handoff.js';
 import { INTERNAL, type StoreInternals } from './internal.js';
 import { resolveOptions, type CleverStoreOptions } from './options.js';
 import { localKey, localKeys, prepareWrite, type CleverSetOptions, type WriteLimits } from './writes.js';
@@ -26,10 +27,16 @@ const log = logger('store');
  * ```
  * `new CleverStore()` uses the embedded in-memory backend (one process, no server).
  *
- * (Keyv 5's adapter type declares `setMany` as resolving to nothing; Keyv reads the flags this
- * store resolves to, one per entry.)
+ * It serves Keyv 5 and Keyv 6 alike (see convention.ts): to Keyv 6 it declares itself a native
+ * adapter (`capabilities.expires`), takes absolute expiries and keeps its namespace itself, so
+ * the keys in Redis are the same under both majors. On Keyv 6, `attachKeyv` (or `createKeyv`)
+ * wires the set options through.
+ *
+ * (It declares no `implements`: the two majors' adapter types differ. Its overloads fit both;
+ * Keyv 5's adapter type declares `setMany` as resolving to nothing, and Keyv reads the flags
+ * this store resolves to, one per entry.)
  */
-export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit<KeyvStoreAdapter, 'setMany'> {
+export class CleverStore extends EventEmitter<CleverStoreEvents> {
   /** Keyv reads `opts.dialect` to wire its iterator; both backends have Redis semantics. */
   readonly opts: { dialect: 'redis'; url: string; [option: string]: unknown };
   namespace: string | undefined;
@@ -46,6 +53,13 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
   #sweepTimer: NodeJS.Timeout | undefined;
   /** removes what the store attached to its Redis client (see disconnect) */
   #detach: (() => void) | undefined;
+  /** how the caller passes expiry and keys: Keyv 5 until Keyv 6 adopts the store */
+  #convention: Convention = 'keyv5';
+  /** set options an attached Keyv 6 parked for its writes */
+  readonly #handoff = new Handoff();
+  /** a Keyv 6 was attached (attachKeyv): its set options reach the store */
+  #attached = false;
+  #reportedUnattached = false;
 
   constructor(urlOrOptions?: string | CleverStoreOptions, options: CleverStoreOptions = {}) {
     super();
@@ -104,6 +118,16 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
     return this.#backend instanceof RedisBackend ? this.#backend.client : undefined;
   }
 
+  /**
+   * What the store declares to Keyv 6: a full adapter that takes an absolute `expires`, used
+   * natively rather than through Keyv 6's bridge. Keyv 6 reads it when it adopts a store, so from
+   * then on the store speaks Keyv 6's contract (absolute expiries, keys as set).
+   */
+  get capabilities(): StorageCapability {
+    if (this.#convention === 'keyv5') this.#convention = 'keyv6';
+    return storageCapability(this);
+  }
+
   /** `'redis'` or `'memory'`. */
   get backendKind(): 'redis' | 'memory' {
     return this.#backend.kind;
@@ -111,22 +135,22 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
 
   /** The serialized value of a key (Keyv deserializes it), undefined for a miss. */
   get(key: string): Promise<string | undefined>;
-  /** (Keyv's adapter signature) */
-  get<Value>(key: string): Promise<StoredData<Value> | undefined>;
+  /** (Keyv 5's adapter signature) */
+  get<Value>(key: string): Promise<Value | undefined>;
   async get(key: string): Promise<string | undefined> {
     const ns = this.#ns();
-    const local = localKey(key, ns);
+    const local = this.#local(key, ns);
     if (this.#stale(ns)) return this.#count(undefined);
     return this.#run(async () => this.#count(await this.#backend.get(ns, local)), undefined);
   }
 
   /** The serialized values of keys, in order (undefined for a miss). */
   getMany(keys: string[]): Promise<Array<string | undefined>>;
-  /** (Keyv's adapter signature) */
-  getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>>;
+  /** (Keyv 5's adapter signature) */
+  getMany<Value>(keys: string[]): Promise<Array<Value | undefined>>;
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
     const ns = this.#ns();
-    const locals = localKeys(keys, ns);
+    const locals = localKeys(keys, ns, this.#prefixed());
     if (locals.length === 0) return [];
     if (this.#stale(ns)) return locals.map(() => this.#count(undefined));
     try {
@@ -140,14 +164,14 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
 
   async has(key: string): Promise<boolean> {
     const ns = this.#ns();
-    const local = localKey(key, ns);
+    const local = this.#local(key, ns);
     if (this.#stale(ns)) return false;
     return this.#run(async () => (await this.#backend.hasMany(ns, [local]))[0]!, false);
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
     const ns = this.#ns();
-    const locals = localKeys(keys, ns);
+    const locals = localKeys(keys, ns, this.#prefixed());
     if (locals.length === 0) return [];
     if (this.#stale(ns)) return locals.map(() => false);
     return this.#run(() => this.#backend.hasMany(ns, locals), locals.map(() => false));
@@ -159,33 +183,54 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
    */
   async set(key: string, value: string, ttl?: number | CleverSetOptions): Promise<boolean> {
     const ns = this.#ns();
-    const entry = prepareWrite(ns, key, value, ttl, this.#limits);
+    const entry = this.#prepare(ns, key, value, ttl, false);
+    if (entry === EXPIRED) return this.#run(async () => (await this.#backend.delete(ns, [this.#local(key, ns)]), true), false);
     return this.#run(async () => (await this.#write(ns, [entry]))[0]!, false);
   }
 
-  /** Stores many values in one round trip per bucket; each entry's `ttl` may be `{ ttl, dependsOn }`. */
-  async setMany(entries: Array<{ key: string; value: string; ttl?: number | CleverSetOptions }>): Promise<boolean[]> {
+  /**
+   * Stores many values in one round trip per bucket; each entry's `ttl` may be `{ ttl, dependsOn }`
+   * (Keyv 6 gives each an absolute `expires` instead).
+   */
+  async setMany(entries: Array<{ key: string; value: string; ttl?: number | CleverSetOptions; expires?: number }>): Promise<boolean[]> {
     if (!Array.isArray(entries)) throw new InvalidOptionError('entries', entries, `CleverStore: setMany expects an array of { key, value, ttl }, got ${describe(entries)}`);
     const ns = this.#ns();
     const prepared = entries.map((e, i) => {
       if (e === null || typeof e !== 'object') throw new InvalidOptionError(`entries[${i}]`, e, `CleverStore: setMany entry ${i} is ${describe(e)}, expected { key, value, ttl }`);
-      return prepareWrite(ns, e.key, e.value, e.ttl, this.#limits);
+      const expires = takesExpires(this.#convention) && 'expires' in e;
+      return this.#prepare(ns, e.key, e.value, expires ? e.expires : e.ttl, expires);
     });
     if (prepared.length === 0) return [];
-    return this.#run(() => this.#write(ns, prepared), prepared.map(() => false));
+    const live = prepared.filter((e): e is WriteEntry => e !== EXPIRED);
+    const expired = entries.filter((_, i) => prepared[i] === EXPIRED).map((e) => this.#local(e.key, ns));
+    return this.#run(async () => {
+      if (expired.length > 0) await this.#backend.delete(ns, expired);
+      const written = live.length > 0 ? await this.#write(ns, live) : [];
+      let next = 0;
+      return prepared.map((e) => (e === EXPIRED ? true : written[next++]!));
+    }, prepared.map(() => false));
   }
 
   /** Resolves to true when the key existed. */
   async delete(key: string): Promise<boolean> {
     const ns = this.#ns();
-    const local = localKey(key, ns);
+    const local = this.#local(key, ns);
     return this.#run(async () => (await this.#backend.delete(ns, [local])) > 0, false);
   }
 
-  /** Resolves to true when at least one of the keys existed. */
-  async deleteMany(keys: string[]): Promise<boolean> {
+  /**
+   * Resolves to true when at least one of the keys existed; to Keyv 6 (whose contract asks for
+   * it), one flag per key.
+   */
+  deleteMany(keys: string[]): Promise<boolean>;
+  /** (Keyv 6's adapter signature) */
+  deleteMany(keys: string[]): Promise<boolean[]>;
+  async deleteMany(keys: string[]): Promise<boolean | boolean[]> {
     const ns = this.#ns();
-    const locals = localKeys(keys, ns);
+    const locals = localKeys(keys, ns, this.#prefixed());
+    if (this.#convention !== 'keyv5') {
+      return this.#run(() => Promise.all(locals.map(async (k) => (await this.#backend.delete(ns, [k])) > 0)), locals.map(() => false));
+    }
     if (locals.length === 0) return false;
     return this.#run(async () => (await this.#backend.delete(ns, locals)) > 0, false);
   }
@@ -196,13 +241,17 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
     await this.#run(() => this.#backend.clear(ns), undefined);
   }
 
-  /** Yields `[key, serializedValue]` for the namespace, keys prefixed with `namespace:` as Keyv expects. */
+  /**
+   * Yields `[key, serializedValue]` for the namespace: keys prefixed with `namespace:` for Keyv 5,
+   * which removes the prefix; as set for Keyv 6.
+   */
   async *iterator(namespace?: string): AsyncGenerator<[string, string], void> {
     const ns = namespace ?? this.#ns();
     if (this.#stale(ns)) return;
+    const prefix = ns === '' || !this.#prefixed() ? '' : `${ns}:`;
     try {
       if (this.#awaitReady) await this.#ready;
-      for await (const [key, value] of this.#backend.iterate(ns)) yield [ns === '' ? key : `${ns}:${key}`, value];
+      for await (const [key, value] of this.#backend.iterate(ns)) yield [`${prefix}${key}`, value];
     } catch (error) {
       this.#fail(error, undefined);
     }
@@ -280,17 +329,22 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
       emitError: (error) => this.#emitError(asError(error)),
       capture: async (key, deps, lock) => {
         const ns = this.#ns();
-        const local = localKey(key, ns);
+        const local = this.#local(key, ns);
         if (this.#stale(ns)) throw new StaleCaptureError(ns, this.#retries.size);
         if (this.#awaitReady) await this.#ready;
         return this.#backend.capture(ns, local, deps, lock);
       },
       release: async (key, token) => {
         const ns = this.#ns();
-        await this.#backend.unlock(ns, localKey(key, ns), token);
+        await this.#backend.unlock(ns, this.#local(key, ns), token);
       },
       countLockWait: () => { this.stats.lockWaits++; },
       invalidateRequest: (request) => this.#invalidateRequest(request, []),
+      attach: (convention) => {
+        this.#attached = true;
+        if (convention) this.#convention = convention;
+      },
+      park: (key, options) => this.#handoff.park(key, options),
       invalidateOrQueue: (request) => this.#invalidateRequest(request, []).catch(() => 0),
     };
   }
@@ -321,10 +375,61 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> implements Omit
     }
   }
 
-  /** Emits `'error'`; like Keyv, an 'error' with no listener is not thrown at the caller. */
+  /**
+   * Emits `'error'`; like Keyv 5, an 'error' with no listener is not thrown at the caller. Keyv 6
+   * rethrows an 'error' its own listeners do not take: it must not reach the caller through the
+   * store (a database write, a read that is a miss).
+   */
   #emitError(error: Error): void {
     log('error: %s', error.message);
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', error);
+    } catch (thrown) {
+      log('the error was not taken by a listener: %s', asError(thrown).message);
+    }
+  }
+
+  /**
+   * A write as the caller gives it, checked and compiled: the options an attached Keyv 6 parked
+   * for it, or the third argument in the caller's convention. EXPIRED for a Keyv 6 write whose
+   * expiry has passed. `expires` says the argument is an absolute expiry (Keyv 6's setMany).
+   */
+  #prepare(ns: string, key: unknown, value: unknown, ttlOrOptions: unknown, expires: boolean): WriteEntry | typeof EXPIRED {
+    const parked = typeof key === 'string' ? this.#handoff.take(key) : undefined;
+    if (parked) return prepareWrite(this.#local(parked.key, ns), value, parked.options, this.#limits);
+    let ttl = ttlOrOptions;
+    if (takesExpires(this.#convention)) {
+      this.#reportUnattached(ns);
+      if (expires || typeof ttlOrOptions === 'number') {
+        ttl = ttlFromExpires(ttlOrOptions, () => `expires for key ${describe(key)}`);
+        if (ttl === EXPIRED) return EXPIRED;
+      }
+    }
+    return prepareWrite(this.#local(key, ns), value, ttl, this.#limits);
+  }
+
+  /**
+   * Keyv 6 drops set options before an un-attached store sees them: say so once per store. Not
+   * caught like other errors: with no listener of its own, Keyv 6 rethrows it, so the write
+   * rejects rather than drop its options silently.
+   */
+  #reportUnattached(ns: string): void {
+    if (this.#attached || this.#reportedUnattached) return;
+    this.#reportedUnattached = true;
+    const error = new UnattachedKeyvError(ns);
+    log('error: %s', error.message);
     if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** Whether keys arrive prefixed with `namespace:` (Keyv 5). */
+  #prefixed(): boolean {
+    return prefixesKeys(this.#convention);
+  }
+
+  /** A key inside the namespace (Keyv 5's prefix removed). */
+  #local(key: unknown, ns: string): string {
+    return localKey(key, ns, this.#prefixed());
   }
 
   /** Reports a backend failure: rethrown with throwOnErrors, otherwise emitted and degraded. */

@@ -32,16 +32,19 @@ export interface ReadThroughWrite {
   unlock?: string;
 }
 
-/** Removes Keyv's `namespace:` prefix: keys are stored under the namespace exactly once. */
-export function localKey(key: unknown, ns: string): string {
+/**
+ * Removes Keyv 5's `namespace:` prefix (when `prefixed`): keys are stored under the namespace
+ * exactly once. Keyv 6 hands the keys as set.
+ */
+export function localKey(key: unknown, ns: string, prefixed = true): string {
   if (typeof key !== 'string') throw new InvalidOptionError('key', key, `CleverStore: a key must be a string, got ${describe(key)}`);
-  return ns !== '' && key.startsWith(`${ns}:`) ? key.slice(ns.length + 1) : key;
+  return prefixed && ns !== '' && key.startsWith(`${ns}:`) ? key.slice(ns.length + 1) : key;
 }
 
-/** Checks an array of keys (getMany, hasMany, deleteMany) and removes Keyv's prefix. */
-export function localKeys(keys: unknown, ns: string): string[] {
+/** Checks an array of keys (getMany, hasMany, deleteMany) and removes Keyv 5's prefix. */
+export function localKeys(keys: unknown, ns: string, prefixed = true): string[] {
   if (!Array.isArray(keys)) throw new InvalidOptionError('keys', keys, `CleverStore: expected an array of keys, got ${describe(keys)}`);
-  return keys.map((k) => localKey(k, ns));
+  return keys.map((k) => localKey(k, ns, prefixed));
 }
 
 /** The store's settings a write is checked against. */
@@ -50,9 +53,8 @@ export interface WriteLimits {
   maxDependencies: number;
 }
 
-/** Validates one write and compiles its dependencies; throws a TypeError before anything is written. */
-export function prepareWrite(ns: string, key: unknown, value: unknown, ttlOrOptions: unknown, { defaultTtl, maxDependencies }: WriteLimits): WriteEntry {
-  const local = localKey(key, ns);
+/** Validates one write (its key inside the namespace) and compiles its dependencies; throws a TypeError before anything is written. */
+export function prepareWrite(key: string, value: unknown, ttlOrOptions: unknown, { defaultTtl, maxDependencies }: WriteLimits): WriteEntry {
   if (typeof value !== 'string') {
     throw new InvalidOptionError('value', value, `CleverStore: value for key ${describe(key)} must be a string (Keyv serializes values before they reach the store), got ${describe(value)}`);
   }
@@ -82,5 +84,5 @@ export function prepareWrite(ns: string, key: unknown, value: unknown, ttlOrOpti
   }
   const deps = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, scoped ? 'withDependencies() + dependsOn' : 'dependsOn');
   const readThrough = (ttlOrOptions as { [READ_THROUGH]?: ReadThroughWrite } | undefined)?.[READ_THROUGH];
-  return { key: local, value, ttl, deps, guards: readThrough?.guards, unlock: readThrough?.unlock };
+  return { key, value, ttl, deps, guards: readThrough?.guards, unlock: readThrough?.unlock };
 }

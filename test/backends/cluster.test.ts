@@ -341,6 +341,8 @@ describe('Redis Cluster: a master that dies (a cluster of its own)', function ()
       }
       const held = await entriesOn(master);
       expect(held).to.be.greaterThan(0);
+      // Replication is asynchronous: the replica must hold the entries before it stops receiving.
+      await eventually(async () => (await entriesOn(replica)) === held, { what: 'the replica receiving the entries' });
       const replicaPid = await pidOf(replica);
       const masterPid = await pidOf(master);
       process.kill(replicaPid, 'SIGSTOP');

@@ -97,16 +97,19 @@ describe('Redis backend: layout', () => {
   it('accepts a URL with user, password and database', async () => {
     const user = `kc-url-${process.pid}`;
     await admin.call('ACL', 'SETUSER', user, 'on', '>s3cret', '~*', '&*', '+@all');
-    const store = new CleverStore(`redis://${user}:s3cret@127.0.0.1:6379/5`, { sweepInterval: 0, namespace: uniqueNamespace('url') });
-    const db5 = new Redis('redis://127.0.0.1:6379/5');
+    const url = new URL(REDIS_URL); // its database: the one the tests were given
+    url.username = user;
+    url.password = 's3cret';
+    const store = new CleverStore(url.toString(), { sweepInterval: 0, namespace: uniqueNamespace('url') });
+    const inDb = new Redis(REDIS_URL);
     try {
       await store.set('k', 'v', { dependsOn: ['t'] });
-      expect(await db5.exists(`{${escapeNamespace(store.namespace!)}:0}v:k`)).to.equal(1);
+      expect(await inDb.exists(`{${escapeNamespace(store.namespace!)}:0}v:k`)).to.equal(1);
       expect(await store.invalidate('t')).to.equal(1);
     } finally {
       await store.clear();
       await store.disconnect();
-      await db5.quit();
+      await inDb.quit();
       await admin.call('ACL', 'DELUSER', user);
     }
   });
@@ -132,7 +135,8 @@ describe('Redis backend: layout', () => {
   });
 
   it('takes ioredis connection options directly', async () => {
-    const store = new CleverStore({ host: '127.0.0.1', port: 6379, db: 1, sweepInterval: 0, namespace: uniqueNamespace('opts') });
+    const { hostname, port, pathname } = new URL(REDIS_URL);
+    const store = new CleverStore({ host: hostname, port: Number(port || 6379), db: Number(pathname.slice(1) || 0), sweepInterval: 0, namespace: uniqueNamespace('opts') });
     try {
       expect(store.backendKind).to.equal('redis');
       await store.set('k', 'v');
@@ -339,6 +343,8 @@ describe('Redis backend: invalidations reach the replicas (private redis-server 
     ({ primary, replica, stop } = await startReplicated(['--repl-diskless-sync-delay', '0']));
     admin = new Redis(primary.url);
     await eventually(() => replicaSynced(replica.port), { what: 'the replica syncing' });
+    // The invalidation script counts the replicas the primary lists online (a moment after the sync).
+    await eventually(async () => /slave0:[^\r\n]*state=online/.test(String(await admin.info('replication'))), { what: 'the primary listing its replica online' });
   });
   after(async () => {
     admin.disconnect();

@@ -4,8 +4,8 @@ import { Cluster, Redis } from 'ioredis';
 import Keyv from 'keyv';
 import * as test from 'vitest';
 import { CleverStore } from '../../lib/index.js';
+import { REDIS_URL } from '../support/services.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1';
 const client = new Redis(REDIS_URL);
 // The local Redis Cluster started by cluster-setup.ts.
 const cluster = new Cluster(test.inject('clusterNodes').split(',').map((hp) => {

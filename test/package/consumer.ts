@@ -30,3 +30,13 @@ export async function typedSequelize(): Promise<string> {
   await keyv.set('p', 1, { dependsOn: [Post, post, matching(Post, { title: 'a' })] });
   return tableOf(Post);
 }
+
+// createKeyv and attachKeyv (either Keyv major).
+import { attachKeyv, createKeyv } from 'keyv-clever';
+
+export async function wired(): Promise<number> {
+  const created = createKeyv(undefined, { namespace: 'app' });
+  await created.set('k', 1, { ttl: 1000, dependsOn: ['t'] });
+  attachKeyv(keyv);
+  return created.store.invalidate('t');
+}

@@ -2,11 +2,14 @@ import { internalsOf } from '../../lib/store/internal.js';
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { type CleverStore, matching, withDependencies, type InvalidateEvent } from '../../lib/index.js';
-import { backends, keyvFor, uniqueNamespace } from '../support/backends.js';
+import { backends, callerClientBackends, keyvFor, uniqueNamespace } from '../support/backends.js';
 import { eventually } from '../support/eventually.js';
 
-// One behaviour suite, run unchanged against every backend.
-for (const backend of backends) {
+/** The Keyv major this run has installed (the Keyv 6 job runs this suite too). */
+const KEYV_MAJOR = typeof (Keyv.prototype as { onHook?: unknown }).onHook === 'function' ? 6 : 5;
+
+// One behaviour suite, run unchanged against every backend, and on clients the caller made in each protocol.
+for (const backend of [...backends, ...callerClientBackends]) {
   describe(`CleverStore behaviour (${backend.name})`, () => {
     let store: CleverStore;
     let keyv: Keyv;
@@ -35,6 +38,22 @@ for (const backend of backends) {
       expect(await keyv.get('c')).to.equal('plain');
       expect(await keyv.has('a')).to.equal(true);
       expect(await keyv.has('zzz')).to.equal(false);
+    });
+
+    it('reads the eviction policy whatever the protocol: a store that refuses unsafe eviction works on a safe server', async () => {
+      const strict = backend.store({ onUnsafeEviction: 'refuse' });
+      const errors: Error[] = [];
+      strict.on('error', (e) => errors.push(e));
+      const guarded = keyvFor(strict);
+      try {
+        expect(await guarded.set('k', 'v', { dependsOn: ['e'] })).to.equal(true);
+        expect(await guarded.get('k')).to.equal('v');
+        expect(await strict.invalidate('e')).to.equal(1);
+        expect(errors).to.deep.equal([]);
+      } finally {
+        await guarded.clear();
+        await strict.disconnect();
+      }
     });
 
     it('invalidating a tag removes exactly its entries and leaves every other entry', async () => {
@@ -130,7 +149,8 @@ for (const backend of backends) {
     });
 
     it('keys and tags with unicode, separators, braces, spaces and great length', async () => {
-      const odd = ['ключ 🔑', 'a:b:c', '{x}', '}{', 'with space', '%7D', 'i:u:t', 'v:x', 'x'.repeat(10_000), '', 'a|b=c&d'];
+      // (Keyv 6 ignores an empty key: it never reaches the store)
+      const odd = ['ключ 🔑', 'a:b:c', '{x}', '}{', 'with space', '%7D', 'i:u:t', 'v:x', 'x'.repeat(10_000), ...(KEYV_MAJOR === 5 ? [''] : []), 'a|b=c&d'];
       for (const [i, key] of odd.entries()) await keyv.set(key, i, { dependsOn: [odd[(i + 1) % odd.length] || 'empty-key-tag', `tag-${key}`] });
       for (const [i, key] of odd.entries()) expect(await keyv.get(key), `key ${JSON.stringify(key.slice(0, 20))}`).to.equal(i);
       expect(await store.invalidate('{x}')).to.equal(1); // only the entry tagged '{x}' (key 'a:b:c')
@@ -200,13 +220,13 @@ for (const backend of backends) {
     it('setMany takes { ttl, dependsOn } in each entry\'s ttl field', async () => {
       const results = await keyv.setMany([
         { key: 'm1', value: 1, ttl: { dependsOn: ['m'] } },
-        { key: 'm2', value: 2, ttl: { ttl: 30, dependsOn: ['n'] } },
+        { key: 'm2', value: 2, ttl: { ttl: 500, dependsOn: ['n'] } },
         { key: 'm3', value: 3, ttl: 60_000 },
       ]);
       expect(results).to.deep.equal([true, true, true]);
       expect(await keyv.getMany(['m1', 'm2', 'm3'])).to.deep.equal([1, 2, 3]);
       expect(await store.invalidate('m')).to.equal(1);
-      await eventually(async () => (await keyv.get('m2')) === undefined, { what: 'the 30 ms entry expiring' });
+      await eventually(async () => (await keyv.get('m2')) === undefined, { what: 'the 500 ms entry expiring' });
       expect(await keyv.getMany(['m1', 'm2', 'm3'])).to.deep.equal([undefined, undefined, 3]);
     });
 
@@ -236,7 +256,8 @@ for (const backend of backends) {
       }
     });
 
-    it('Keyv with useKeyPrefix: false sees the same entries', async () => {
+    // (Keyv 6 has no useKeyPrefix: it never prefixes keys for a store that keeps its namespace)
+    if (KEYV_MAJOR === 5) it('Keyv with useKeyPrefix: false sees the same entries', async () => {
       const ns = keyv.namespace!;
       const bare = new Keyv({ store, namespace: ns, useKeyPrefix: false });
       await keyv.set('shared', 1, { dependsOn: ['t'] });
@@ -255,8 +276,9 @@ for (const backend of backends) {
       const all: Array<[string, unknown]> = [];
       for await (const entry of keyv.iterator!(undefined)) all.push(entry as [string, unknown]);
       expect(all.sort()).to.deep.equal([['x1', 1], ['x2', 2]]);
-      expect(await keyv.deleteMany(['x1', 'nope'])).to.equal(true);
-      expect(await keyv.deleteMany(['nope'])).to.equal(false);
+      // Keyv 5 tells whether any key existed, Keyv 6 answers per key.
+      expect(await keyv.deleteMany(['x1', 'nope'])).to.deep.equal(KEYV_MAJOR === 5 ? true : [true, false]);
+      expect(await keyv.deleteMany(['nope'])).to.deep.equal(KEYV_MAJOR === 5 ? false : [false]);
       expect(await store.invalidate('g')).to.equal(0);
       expect(await keyv.get('x2')).to.equal(2);
     });

@@ -1,5 +1,6 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import Keyv, { type KeyvOptions } from 'keyv';
-import { CleverStore, type CleverStoreOptions } from '../../lib/index.js';
+import { attachKeyv, CleverStore, type CleverStoreOptions } from '../../lib/index.js';
 import { clusterNodesFromEnv } from './cluster.js';
 
 import { REDIS_URL } from './services.js';
@@ -22,6 +23,23 @@ export const backends: BackendUnderTest[] = [
   { name: 'cluster', store: (options = {}) => new CleverStore({ cluster: clusterNodes(), sweepInterval: 0, replicaTimeout: 2000, ...options }) },
 ];
 
+/**
+ * The store on a client the caller made, in each protocol ioredis 6 speaks: RESP3 (its default),
+ * RESP3 with maps as objects (`replyMapping: 'resp3'`), and RESP2 (`protocol: 2`). Several buckets,
+ * so reads and invalidations span buckets (the read script, the fan-out).
+ */
+const callerClient = (name: string, client: () => Redis | Cluster, buckets = 4): BackendUnderTest => ({
+  name,
+  store: (options = {}) => new CleverStore({ redis: client(), closeClient: true, sweepInterval: 0, replicaTimeout: 2000, buckets, ...options }),
+});
+const onRedis = (options: RedisOptions) => () => new Redis(REDIS_URL, options);
+export const callerClientBackends: BackendUnderTest[] = [
+  callerClient("caller's RESP3 client", onRedis({})),
+  callerClient("caller's RESP3 client, maps as objects", onRedis({ protocol: 3, replyMapping: 'resp3' })),
+  callerClient("caller's RESP2 client", onRedis({ protocol: 2 })),
+  callerClient("caller's RESP2 cluster client", () => new Cluster(clusterNodes(), { redisOptions: { protocol: 2 } }), 16),
+];
+
 export function clusterNodes(): Array<{ host: string; port: number }> {
   const nodes = clusterNodesFromEnv();
   if (!nodes) throw new Error('CLUSTER_NODES is not set: the cluster tests need the global setup (test/support/global-setup.ts)');
@@ -35,8 +53,9 @@ export function uniqueNamespace(label = 'test'): string {
   return `${label}-${process.pid}-${Date.now().toString(36)}-${counter}`;
 }
 
+/** A Keyv on the store in a namespace of its own, attached (set options reach the store on Keyv 6 too). */
 export function keyvFor(store: CleverStore, options: Omit<KeyvOptions, 'store'> = {}): Keyv {
-  return new Keyv({ store, namespace: uniqueNamespace(), ...options });
+  return attachKeyv(new Keyv({ store, namespace: uniqueNamespace(), ...options }));
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

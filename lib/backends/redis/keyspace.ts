@@ -1,4 +1,5 @@
 import { KINDS, escapeNamespace, globEscape, parseKey, type Layout } from './layout.js';
+import { configValue } from './replies.js';
 import { runScript, sweepScript } from './scripts.js';
 
 /** Work that walks a namespace's keys with SCAN, on every master. */
@@ -69,8 +70,7 @@ export class Keyspace {
   /** The eviction policy of every master (they should agree). */
   async evictionPolicies(): Promise<string[]> {
     return Promise.all(this.layout.masters().map(async (node) => {
-      const reply = (await node.config('GET', 'maxmemory-policy')) as unknown as string[];
-      return reply[1] ?? 'unknown';
+      return configValue(await node.config('GET', 'maxmemory-policy'), 'maxmemory-policy') ?? 'unknown';
     }));
   }
 }

@@ -3,6 +3,7 @@ import type { Invalidation } from '../../dependencies.js';
 import { escape } from '../../tags.js';
 import { scripts as lua } from '../../lua/index.js';
 import { headerText, unframe } from './frame.js';
+import { nullableStrings } from './replies.js';
 import type { RedisClient } from './layout.js';
 
 /**
@@ -78,7 +79,7 @@ export const mgetScript: Script<ReadonlyArray<{ gets: ReadonlyArray<{ key: strin
     }
     return args;
   },
-  decode: (reply) => reply as Array<string | null>,
+  decode: nullableStrings,
 };
 
 export const deleteScript: Script<string[], { removed: number; recorded: number }> = {
