@@ -7,9 +7,9 @@ import './keyv-augment.js';
 
 export { CleverStore } from './store/store.js';
 export { DEFAULTS, SAFE_EVICTION_POLICIES } from './store/options.js';
-export type { CleverStoreOptions } from './store/options.js';
+export type { CleverStoreOptions, L1Options } from './store/options.js';
 export type { CleverSetOptions } from './store/writes.js';
-export type { CleverStoreEvents, CleverStoreStats, InvalidateEvent, PendingEvent } from './store/events.js';
+export type { CleverStoreEvents, CleverStoreStats, GraceEvent, InvalidateEvent, PendingEvent } from './store/events.js';
 export { getOrSet } from './read-through.js';
 export type { GetOrSetOptions, LockOptions } from './read-through.js';
 export { matching, Matching } from './dependencies.js';
