@@ -5,6 +5,7 @@ import { compileDependencies, type CompiledDependencies, type Dependency } from 
 import { logger } from './log.js';
 import { describe, InvalidOptionError, StaleCaptureError } from './errors.js';
 import { attachKeyv, storeBehind } from './keyv/attach.js';
+import { readAllowingStale } from './store/grace.js';
 import type { StoreInternals } from './store/internal.js';
 import { READ_THROUGH, type ReadThroughWrite } from './store/writes.js';
 
@@ -36,6 +37,18 @@ export interface GetOrSetOptions<T = unknown> {
    * something in `dependsOn` (their models do).
    */
   dependsOnValue?: (value: T) => Dependency[];
+  /**
+   * ms the value is kept past its `ttl` (needs a ttl): within that window a call returns the
+   * expired value when the loader throws or Redis does not answer, rather than failing (counted
+   * in `stats.graceServed`, reported by the store's `'grace'` event). An invalidated value is
+   * gone at once: grace only stretches expiry.
+   */
+  grace?: number;
+  /**
+   * With `grace`: return an expired value at once, and refresh it in the background (one caller
+   * per key: in this process by coalescing, across processes by the fill lock).
+   */
+  staleWhileRevalidate?: boolean;
 }
 
 /**
@@ -116,6 +129,7 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
   const lock = lockOptions(options.lock);
   const dependsOn = options.dependsOn ?? [];
   if (!Array.isArray(dependsOn)) throw new InvalidOptionError('dependsOn', dependsOn, `getOrSet(): dependsOn must be an array, got ${describe(dependsOn)}`);
+  const grace = graceOf(options);
 
   const transaction = options.transaction ?? currentTransaction();
   let deps: CompiledDependencies | undefined;
@@ -126,9 +140,59 @@ export async function getOrSet<T>(keyv: Keyv, key: string, loader: () => T | Pro
     if (writtenIn(transaction, deps)) return loader();
   }
 
-  const cached = await keyv.get(key);
-  if (cached !== undefined) return cached as T;
+  if (grace === undefined) {
+    const cached = await keyv.get(key);
+    if (cached !== undefined) return cached as T;
+    return fetch(keyv, store, key, loader, options, transaction, deps, lock);
+  }
+  const read = await readAllowingStale(() => keyv.get(key));
+  if (read.value === undefined) return fetch(keyv, store, key, loader, options, transaction, deps, lock);
+  if (!read.stale) return read.value as T;
+  const stale = read.value as T;
+  if (options.staleWhileRevalidate && transaction === undefined) {
+    store.servedGrace({ key, reason: 'revalidating' });
+    revalidate(keyv, store, key, loader, options, deps, lock);
+    return stale;
+  }
+  try {
+    return await fetch(keyv, store, key, loader, options, transaction, deps, lock);
+  } catch (error) {
+    store.servedGrace({ key, reason: loaderErrors.has(error as object) ? 'loader-error' : 'redis-error', error: error as Error });
+    return stale;
+  }
+}
 
+/** Errors thrown by loaders (as opposed to the cache's own), to tell why grace served a value. */
+const loaderErrors = new WeakSet<object>();
+
+/**
+ * Refreshes an expired entry in the background: skipped when a load of the key is already
+ * running here, or when another process holds its fill lock (that process refreshes it).
+ */
+function revalidate<T>(
+  keyv: Keyv, store: StoreInternals, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions<T>,
+  deps: CompiledDependencies | undefined, lock: Required<LockOptions> | undefined,
+): void {
+  const slot = `${store.namespace()}\u0000${key}`;
+  let calls = inflight.get(store);
+  if (!calls) inflight.set(store, (calls = new Map()));
+  if (calls.has(slot)) return;
+  const compiled = deps ?? compile(options.dependsOn ?? []);
+  const promise = load(keyv, store, key, loader, options, compiled, lock, undefined, true).finally(() => calls.delete(slot));
+  calls.set(slot, promise);
+  promise.catch((error: unknown) => {
+    log('background refresh of %j failed: %s', key, (error as Error).message);
+    if (!loaderErrors.has(error as object)) store.emitError(error);
+  });
+}
+
+/** The miss path: the loader runs (once per key in this process) and its value is stored if still current. */
+async function fetch<T>(
+  keyv: Keyv, store: StoreInternals, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions<T>,
+  transaction: unknown, compiled: CompiledDependencies | undefined, lock: Required<LockOptions> | undefined,
+): Promise<T> {
+  const dependsOn = options.dependsOn ?? [];
+  let deps = compiled;
   // Checked on every miss, before the loader runs or anything is written (a hit writes nothing).
   deps ??= compile(dependsOn);
   if (transaction !== undefined && snapshotIn(transaction)) {
@@ -167,7 +231,7 @@ interface Loaded<T> {
 
 async function load<T>(
   keyv: Keyv, store: StoreInternals, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions<T>,
-  deps: CompiledDependencies, lock: Required<LockOptions> | undefined, transaction: unknown,
+  deps: CompiledDependencies, lock: Required<LockOptions> | undefined, transaction: unknown, background = false,
 ): Promise<Loaded<T>> {
   const token = lock ? randomUUID() : undefined;
   let captured;
@@ -191,6 +255,7 @@ async function load<T>(
   let generations = captured.kind === 'miss' ? captured.generations : undefined;
   let holdsLock = captured.kind === 'miss' && captured.locked && token !== undefined;
 
+  if (background && captured.kind === 'miss' && !captured.locked) return { value: undefined as T, stored: false };
   if (captured.kind === 'miss' && !captured.locked && lock) {
     store.countLockWait();
     log('%j is being computed elsewhere: waiting up to %d ms', key, lock.wait);
@@ -212,6 +277,7 @@ async function load<T>(
   try {
     value = await loader();
   } catch (error) {
+    if (typeof error === 'object' && error !== null) loaderErrors.add(error);
     if (holdsLock) await store.release(key, token!).catch(() => undefined);
     throw error;
   }
@@ -231,6 +297,7 @@ async function load<T>(
   const guards: ReadThroughWrite = {
     guards: deps.tags.map((tag, i) => [tag, generations![i]!] as [string, number]),
     unlock: holdsLock ? token : undefined,
+    grace: options.grace,
   };
   const stored = await keyv.set(key, value, { ttl: options.ttl, dependsOn, [READ_THROUGH]: guards } as never);
   return { value, stored };
@@ -246,6 +313,23 @@ async function waitForValue(keyv: Keyv, key: string, wait: number): Promise<unkn
     pause = Math.min(pause * 2, 100);
   }
   return undefined;
+}
+
+/** `grace` checked: undefined, or a positive integer of ms given with a ttl. */
+function graceOf(options: GetOrSetOptions<never>): number | undefined {
+  const { grace, staleWhileRevalidate } = options;
+  if (staleWhileRevalidate !== undefined && typeof staleWhileRevalidate !== 'boolean') {
+    throw new InvalidOptionError('staleWhileRevalidate', staleWhileRevalidate, `getOrSet(): staleWhileRevalidate must be a boolean, got ${describe(staleWhileRevalidate)}`);
+  }
+  if (grace === undefined || grace === 0) {
+    if (staleWhileRevalidate) throw new InvalidOptionError('staleWhileRevalidate', staleWhileRevalidate, 'getOrSet(): staleWhileRevalidate needs a grace period (grace: ms)');
+    return undefined;
+  }
+  if (!Number.isInteger(grace) || grace < 0) throw new InvalidOptionError('grace', grace, `getOrSet(): grace must be a non-negative integer of ms, got ${describe(grace)}`);
+  if (options.ttl === undefined || options.ttl === 0 || options.ttl === Infinity) {
+    throw new InvalidOptionError('grace', grace, `getOrSet(): grace (${grace} ms) keeps a value past its ttl, so it needs a ttl, got ${describe(options.ttl)}`);
+  }
+  return grace;
 }
 
 function lockOptions(lock: GetOrSetOptions['lock']): Required<LockOptions> | undefined {

@@ -40,8 +40,9 @@ export interface Backend {
   /**
    * On a miss: the value if it appeared meanwhile; otherwise takes the fill lock (if `lock`),
    * registers the schemes and reads the generations of `deps.tags` as seen by `key`'s bucket.
+   * `skipValue`: treat the key as missing (its value is past its freshness, kept for grace).
    */
-  capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture>;
+  capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }, skipValue?: boolean): Promise<Capture>;
   /** releases the fill lock of `key` if `token` still holds it */
   unlock(ns: string, key: string, token: string): Promise<void>;
   /** the keys an index tag currently lists (debugging and tests) */

@@ -124,9 +124,9 @@ export class MemoryBackend implements Backend {
     return g && g.expiresAt > now ? g.generation : 0;
   }
 
-  async capture(ns: string, key: string, deps: CompiledDependencies): Promise<Capture> {
+  async capture(ns: string, key: string, deps: CompiledDependencies, _lock?: unknown, skipValue = false): Promise<Capture> {
     const space = this.space(ns);
-    const entry = this.live(space, key);
+    const entry = skipValue ? undefined : this.live(space, key);
     if (entry) return { kind: 'value', value: entry.value };
     this.addSchemes(space, deps.schemes);
     const now = Date.now();

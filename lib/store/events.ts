@@ -17,9 +17,26 @@ export interface CleverStoreStats {
   invalidations: number;
   /** entries removed by invalidations */
   invalidated: number;
+  /** reads served from the in-process tier (`l1`; counted in `hits` too) */
+  l1Hits: number;
+  /** read-through calls that returned a value past its ttl (grace) */
+  graceServed: number;
 }
 
-export const newStats = (): CleverStoreStats => ({ hits: 0, misses: 0, sets: 0, refusedStale: 0, lockWaits: 0, invalidations: 0, invalidated: 0 });
+export const newStats = (): CleverStoreStats => ({ hits: 0, misses: 0, sets: 0, refusedStale: 0, lockWaits: 0, invalidations: 0, invalidated: 0, l1Hits: 0, graceServed: 0 });
+
+/** A read-through call returned a value past its ttl, kept for grace. */
+export interface GraceEvent {
+  /** the key, as given to getOrSet */
+  key: string;
+  /**
+   * why: the loader threw (`loader-error`), Redis did not answer the refresh (`redis-error`), or
+   * `staleWhileRevalidate` served it while a refresh runs (`revalidating`)
+   */
+  reason: 'loader-error' | 'redis-error' | 'revalidating';
+  /** the loader's error, for `loader-error` and `redis-error` */
+  error?: Error;
+}
 
 /** An invalidation that ran: the same shape on every backend. */
 export interface InvalidateEvent {
@@ -46,4 +63,6 @@ export interface CleverStoreEvents {
   pending: [PendingEvent];
   /** every queued invalidation has run: reads are served from the cache again */
   drained: [];
+  /** getOrSet returned a value past its ttl (grace) */
+  grace: [GraceEvent];
 }

@@ -8,6 +8,7 @@
 import type { Capture } from '../backends/backend.js';
 import type { CompiledDependencies, Invalidation } from '../dependencies.js';
 import type { Convention } from './convention.js';
+import type { GraceEvent } from './events.js';
 
 /** @internal */
 export const INTERNAL: unique symbol = Symbol.for('keyv-clever.internal') as never;
@@ -30,6 +31,8 @@ export interface StoreInternals {
   release(key: string, token: string): Promise<void>;
   /** counts a read-through miss that waited for another process's fill lock */
   countLockWait(): void;
+  /** counts and reports a read-through call that returned a value past its ttl (grace) */
+  servedGrace(event: GraceEvent): void;
   /**
    * Carries out a compiled invalidation. If Redis fails, the request is queued for retry (reads
    * of the namespace miss until it has run), the error is emitted, and the call rejects.

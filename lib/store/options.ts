@@ -77,7 +77,31 @@ export interface StoreOwnOptions {
    * and if that is still too much the namespace is cleared when Redis answers again
    */
   retryQueueSize?: number;
+  /**
+   * An in-process tier in front of Redis (Redis backend only; off by default): hits are served from
+   * process memory, kept exact by Redis client tracking (see the README, "In-process tier").
+   */
+  l1?: L1Options;
 }
+
+/** The in-process tier's bounds. */
+export interface L1Options {
+  /** most entries held (default 100000) */
+  maxEntries?: number;
+  /** most bytes held, counting keys and values as UTF-16 plus a per-entry overhead (default 64 MiB) */
+  maxBytes?: number;
+  /** longest an entry is held, ms, even if its Redis expiry is later (default: its Redis expiry) */
+  ttl?: number;
+}
+
+/** The tier's bounds as the store uses them. */
+export interface ResolvedL1 {
+  maxEntries: number;
+  maxBytes: number;
+  ttl: number | undefined;
+}
+
+export const L1_DEFAULTS = { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024 } as const;
 
 /** The store's own options; anything else is an ioredis option for the connections the store opens. */
 export interface CleverStoreOptions extends StoreOwnOptions, Omit<RedisOptions, keyof StoreOwnOptions> {}
@@ -94,6 +118,21 @@ const nonNegativeInteger: Check<number> = (value, name) => (Number.isInteger(val
 const boolean: Check<boolean> = (value, name) => (typeof value === 'boolean' ? value : fail(name, value, 'a boolean'));
 const oneOf = <T extends string>(...allowed: T[]): Check<T> => (value, name) => (allowed.includes(value as T) ? value as T : fail(name, value, allowed.map((a) => `'${a}'`).join(' or ')));
 const anything: Check<unknown> = (value) => value;
+
+const L1_KEYS = new Set(['maxEntries', 'maxBytes', 'ttl']);
+
+/** `l1`: an object of known bounds, each checked and named (`l1.maxBytes`) in the error. */
+const l1: Check<ResolvedL1> = (value, name) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(name, value, 'an object { maxEntries?, maxBytes?, ttl? }');
+  const given = value as Record<string, unknown>;
+  const unknown = Object.keys(given).find((k) => !L1_KEYS.has(k));
+  if (unknown !== undefined) fail(`${name}.${unknown}`, given[unknown], 'absent: l1 takes maxEntries, maxBytes and ttl');
+  return {
+    maxEntries: given.maxEntries === undefined ? L1_DEFAULTS.maxEntries : positiveInteger(given.maxEntries, `${name}.maxEntries`),
+    maxBytes: given.maxBytes === undefined ? L1_DEFAULTS.maxBytes : positiveInteger(given.maxBytes, `${name}.maxBytes`),
+    ttl: given.ttl === undefined ? undefined : checkTtl(given.ttl, `${name}.ttl`),
+  };
+};
 
 /**
  * A ttl in ms: 0 or Infinity mean no expiry (undefined), fractions round up. `what` names it in
@@ -135,6 +174,7 @@ const SPEC = {
   scanCount: { check: positiveInteger, default: 1000 },
   retryQueueSize: { check: positiveInteger, default: 1000 },
   maxDependencies: { check: positiveInteger, default: 1000 },
+  l1: { check: l1 },
 } satisfies { [K in keyof StoreOwnOptions]-?: { check: Check<unknown>; default?: unknown } };
 
 type Spec = typeof SPEC;
@@ -154,7 +194,7 @@ export const DEFAULTS = {
 const CONNECTION_OPTIONS = ['host', 'port', 'path', 'sentinels', 'password', 'username', 'db', 'tls'];
 
 /** The options as the store uses them: checked, defaults applied. */
-export type ResolvedOptions = Omit<StoreOwnOptions, Defaulted> & { [K in Defaulted]-?: NonNullable<StoreOwnOptions[K]> } & {
+export type ResolvedOptions = Omit<StoreOwnOptions, Defaulted | 'l1'> & { l1?: ResolvedL1 } & { [K in Defaulted]-?: NonNullable<StoreOwnOptions[K]> } & {
   /** the embedded backend (no Redis options given, or backend: 'memory') */
   memory: boolean;
   /** a Redis Cluster (cluster nodes, or a Cluster client given) */
@@ -189,6 +229,9 @@ export function resolveOptions(urlOrOptions: unknown, options: CleverStoreOption
   const wantsRedis = out.backend === 'redis' || out.redis !== undefined || out.url !== undefined
     || out.cluster !== undefined || CONNECTION_OPTIONS.some((k) => k in given);
   const memory = out.backend === 'memory' || (out.backend === undefined && !wantsRedis);
+  if (memory && out.l1 !== undefined) {
+    throw new InvalidOptionError('l1', given.l1, 'CleverStore: l1 is a tier in front of Redis: give a Redis url, client or cluster (the memory backend is in process already)');
+  }
   return { ...out, memory, clustered, ioredis } as unknown as ResolvedOptions;
 }
 

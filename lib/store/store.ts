@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Backend, WriteEntry } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { RedisBackend, type RedisClient } from '../backends/redis/index.js';
+import { TieredBackend } from '../backends/redis/l1/tiered.js';
 import { compileDependencies, compileInvalidation, Matching, type Dependency, type Invalidation } from '../dependencies.js';
 import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError, UnattachedKeyvError } from '../errors.js';
 import { logger } from '../log.js';
@@ -9,7 +10,8 @@ import { RetryQueue } from '../retry-queue.js';
 import { escape, rowChangeTags } from '../tags.js';
 import { checkEviction, openClient, whenReady } from './client.js';
 import { EXPIRED, prefixesKeys, storageCapability, takesExpires, ttlFromExpires, type Convention, type StorageCapability } from './convention.js';
-import { newStats, type CleverStoreEvents, type CleverStoreStats } from './events.js';
+import { newStats, type CleverStoreEvents, type CleverStoreStats, type GraceEvent } from './events.js';
+import { isStale, servePayload } from './grace.js';
 import { Handoff } from './handoff.js';
 import { INTERNAL, type StoreInternals } from './internal.js';
 import { resolveOptions, type CleverStoreOptions } from './options.js';
@@ -46,6 +48,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   /** activity counters (see CleverStoreStats) */
   readonly stats: CleverStoreStats = newStats();
   readonly #backend: Backend;
+  readonly #redis: RedisBackend | undefined;
+  readonly #tiered: TieredBackend | undefined;
   readonly #ready: Promise<void>;
   readonly #awaitReady: boolean;
   readonly #namespacesUsed = new Set<string>();
@@ -88,7 +92,9 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
         replicaTimeout: opts.replicaTimeout,
         onBucketMismatch: (error) => this.#emitError(error),
       }, owns);
-      this.#backend = backend;
+      this.#redis = backend;
+      this.#tiered = opts.l1 ? new TieredBackend(backend, opts.l1, { hit: () => { this.stats.l1Hits++; } }, (error) => this.#emitError(error)) : undefined;
+      this.#backend = this.#tiered ?? backend;
       this.opts = { dialect: 'redis', url, namespace: opts.namespace };
       this.#awaitReady = opts.onUnsafeEviction === 'refuse';
       this.#ready = opts.onUnsafeEviction === 'ignore' ? Promise.resolve()
@@ -115,7 +121,13 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
 
   /** The ioredis client behind the store (undefined on the memory backend). */
   get client(): RedisClient | undefined {
-    return this.#backend instanceof RedisBackend ? this.#backend.client : undefined;
+    return this.#redis?.client;
+  }
+
+  /** The in-process tier's occupancy (undefined without `l1`): entries, and bytes as counted against `l1.maxBytes`. */
+  get l1(): { entries: number; bytes: number } | undefined {
+    const tier = this.#tiered?.tier;
+    return tier ? { entries: tier.size, bytes: tier.bytes } : undefined;
   }
 
   /**
@@ -141,7 +153,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const ns = this.#ns();
     const local = this.#local(key, ns);
     if (this.#stale(ns)) return this.#count(undefined);
-    return this.#run(async () => this.#count(await this.#backend.get(ns, local)), undefined);
+    return this.#run(async () => this.#count(servePayload(await this.#backend.get(ns, local))), undefined);
   }
 
   /** The serialized values of keys, in order (undefined for a miss). */
@@ -155,10 +167,10 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     if (this.#stale(ns)) return locals.map(() => this.#count(undefined));
     try {
       if (this.#awaitReady) await this.#ready;
-      return (await this.#backend.getMany(ns, locals)).map((v) => this.#count(v));
+      return (await this.#backend.getMany(ns, locals)).map((v) => this.#count(servePayload(v)));
     } catch (error) {
       // One cluster node not answering leaves what the others answered.
-      return this.#fail(error, error instanceof PartialReadError ? error.values.map((v) => this.#count(v)) : locals.map(() => undefined));
+      return this.#fail(error, error instanceof PartialReadError ? error.values.map((v) => this.#count(servePayload(v))) : locals.map(() => undefined));
     }
   }
 
@@ -251,7 +263,10 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const prefix = ns === '' || !this.#prefixed() ? '' : `${ns}:`;
     try {
       if (this.#awaitReady) await this.#ready;
-      for await (const [key, value] of this.#backend.iterate(ns)) yield [`${prefix}${key}`, value];
+      for await (const [key, payload] of this.#backend.iterate(ns)) {
+        const value = servePayload(payload);
+        if (value !== undefined) yield [`${prefix}${key}`, value];
+      }
     } catch (error) {
       this.#fail(error, undefined);
     }
@@ -332,13 +347,22 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
         const local = this.#local(key, ns);
         if (this.#stale(ns)) throw new StaleCaptureError(ns, this.#retries.size);
         if (this.#awaitReady) await this.#ready;
-        return this.#backend.capture(ns, local, deps, lock);
+        const captured = await this.#backend.capture(ns, local, deps, lock);
+        if (captured.kind !== 'value') return captured;
+        // An entry kept past its freshness for grace is a miss to the read-through.
+        if (isStale(captured.value)) return this.#backend.capture(ns, local, deps, lock, true);
+        return { kind: 'value', value: servePayload(captured.value)! };
       },
       release: async (key, token) => {
         const ns = this.#ns();
         await this.#backend.unlock(ns, this.#local(key, ns), token);
       },
       countLockWait: () => { this.stats.lockWaits++; },
+      servedGrace: (event: GraceEvent) => {
+        this.stats.graceServed++;
+        log('served %j past its ttl (grace): %s', event.key, event.reason);
+        if (this.listenerCount('grace') > 0) this.emit('grace', event);
+      },
       invalidateRequest: (request) => this.#invalidateRequest(request, []),
       attach: (convention) => {
         this.#attached = true;
@@ -484,6 +508,6 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
 }
 
 export type { CleverSetOptions } from './writes.js';
-export type { CleverStoreOptions } from './options.js';
+export type { CleverStoreOptions, L1Options } from './options.js';
 export { DEFAULTS, SAFE_EVICTION_POLICIES } from './options.js';
-export type { CleverStoreEvents, CleverStoreStats, InvalidateEvent } from './events.js';
+export type { CleverStoreEvents, CleverStoreStats, GraceEvent, InvalidateEvent } from './events.js';

@@ -7,6 +7,7 @@ import type { WriteEntry } from '../backends/backend.js';
 import { currentDependencies } from '../context.js';
 import { compileDependencies, type Dependency } from '../dependencies.js';
 import { describe, InvalidOptionError } from '../errors.js';
+import { encodePayload } from './grace.js';
 import { checkTtl } from './options.js';
 
 /** Options of `keyv.set(key, value, options)` and of `setMany` entries' `ttl` field. */
@@ -30,6 +31,8 @@ export const READ_THROUGH = Symbol.for('keyv-clever.readThrough');
 export interface ReadThroughWrite {
   guards: Array<[string, number]>;
   unlock?: string;
+  /** ms the entry is kept past its ttl, to be served when its source fails (see grace.ts) */
+  grace?: number;
 }
 
 /**
@@ -84,5 +87,8 @@ export function prepareWrite(key: string, value: unknown, ttlOrOptions: unknown,
   }
   const deps = compileDependencies(scoped ? [...scoped, ...dependsOn] : dependsOn, scoped ? 'withDependencies() + dependsOn' : 'dependsOn');
   const readThrough = (ttlOrOptions as { [READ_THROUGH]?: ReadThroughWrite } | undefined)?.[READ_THROUGH];
-  return { key, value, ttl, deps, guards: readThrough?.guards, unlock: readThrough?.unlock };
+  if (readThrough?.grace && ttl !== undefined) {
+    return { key, value: encodePayload(value, Date.now() + ttl), ttl: ttl + readThrough.grace, deps, guards: readThrough.guards, unlock: readThrough.unlock };
+  }
+  return { key, value: encodePayload(value), ttl, deps, guards: readThrough?.guards, unlock: readThrough?.unlock };
 }

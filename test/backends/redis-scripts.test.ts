@@ -68,8 +68,9 @@ describe('Redis scripts: typed arguments and replies', () => {
 
   it('capture and unlock: key, lock and schemes then tags; a value, or the lock taken and the generations', async () => {
     const input = { key: 'k', lock: { token: 'tok', ttl: 5000 }, schemes: [['posts', 'id']] as Array<[string, string]>, tags: ['t:a', 't:b'] };
-    expect(captureScript.encode(input)).to.deep.equal(['k', 'tok', 5000, 1, 'posts', 'id', 't:a', 't:b']);
-    expect(captureScript.encode({ ...input, lock: undefined })).to.deep.equal(['k', '', 0, 1, 'posts', 'id', 't:a', 't:b']);
+    expect(captureScript.encode(input)).to.deep.equal(['k', 'tok', 5000, '', 1, 'posts', 'id', 't:a', 't:b']);
+    expect(captureScript.encode({ ...input, lock: undefined })).to.deep.equal(['k', '', 0, '', 1, 'posts', 'id', 't:a', 't:b']);
+    expect(captureScript.encode({ ...input, skipValue: true })).to.deep.equal(['k', 'tok', 5000, '1', 1, 'posts', 'id', 't:a', 't:b']);
     await client.set(`${p0}g:t:b`, 7);
     expect(await runScript(client, captureScript, p0, input)).to.deep.equal({ kind: 'miss', locked: true, generations: [0, 7] });
     expect(await runScript(client, captureScript, p0, { ...input, lock: { token: 'other', ttl: 5000 } })).to.deep.equal({ kind: 'miss', locked: false, generations: [0, 7] });
@@ -79,6 +80,8 @@ describe('Redis scripts: typed arguments and replies', () => {
     expect(await runScript(client, unlockScript, p0, { key: 'k', token: 'tok' })).to.equal(true);
     await client.set(`${p0}v:k`, '\x01\nt:a\x02value');
     expect(await runScript(client, captureScript, p0, input)).to.deep.equal({ kind: 'value', value: 'value' });
+    // A value kept past its freshness for grace counts as missing when the caller says so.
+    expect(await runScript(client, captureScript, p0, { ...input, lock: undefined, skipValue: true })).to.deep.equal({ kind: 'miss', locked: true, generations: [0, 7] });
   });
 
   it('entries: the tags; the live keys that still list them', async () => {

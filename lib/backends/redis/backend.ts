@@ -42,6 +42,11 @@ export class RedisBackend implements Backend {
     this.keyspace = new Keyspace(this.layout, options.scanCount, (ns, keys) => this.getMany(ns, keys));
   }
 
+  /** A key's value key as ioredis is given it (without the client's keyPrefix). */
+  valueKey(ns: string, key: string): string {
+    return `${this.layout.prefix(ns, key)}v:${key}`;
+  }
+
   get(ns: string, key: string): Promise<string | undefined> {
     this.counts.readRecorded(ns);
     return this.batcher.get(ns, key);
@@ -91,10 +96,10 @@ export class RedisBackend implements Backend {
     return invalidate(this.layout, this.counts, this.options, ns, request);
   }
 
-  async capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }): Promise<Capture> {
+  async capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }, skipValue = false): Promise<Capture> {
     this.batcher.flush();
     this.counts.readRecorded(ns);
-    return runScript(this.client, captureScript, this.layout.prefix(ns, key), { key, lock, schemes: deps.schemes, tags: deps.tags });
+    return runScript(this.client, captureScript, this.layout.prefix(ns, key), { key, lock, skipValue, schemes: deps.schemes, tags: deps.tags });
   }
 
   async unlock(ns: string, key: string, token: string): Promise<void> {

@@ -165,6 +165,8 @@ export const entriesScript: Script<string[], string[]> = {
 export interface CaptureInput {
   key: string;
   lock: { token: string; ttl: number } | undefined;
+  /** the value is past its freshness (kept for grace): count the key as missing */
+  skipValue?: boolean;
   schemes: ReadonlyArray<readonly [table: string, scheme: string]>;
   tags: readonly string[];
 }
@@ -172,8 +174,8 @@ export interface CaptureInput {
 export const captureScript: Script<CaptureInput, Capture> = {
   command: 'keyvCleverCapture',
   lua: lua.capture,
-  encode({ key, lock, schemes, tags }) {
-    const args: Args = [key, lock?.token ?? '', lock?.ttl ?? 0, schemes.length];
+  encode({ key, lock, skipValue, schemes, tags }) {
+    const args: Args = [key, lock?.token ?? '', lock?.ttl ?? 0, skipValue ? '1' : '', schemes.length];
     for (const [table, scheme] of schemes) args.push(table, scheme);
     for (const tag of tags) args.push(tag);
     return args;
