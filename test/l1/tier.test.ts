@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { CleverStore, InvalidOptionError, matching } from '../../lib/index.js';
-import { escapeNamespace } from '../../lib/backends/redis/index.js';
+import { bucketOf, escapeNamespace, hashSlot } from '../../lib/backends/redis/index.js';
 import { Tier } from '../../lib/backends/redis/l1/tier.js';
 import { clusterNodes, REDIS_URL, uniqueNamespace } from '../support/backends.js';
 import { eventually } from '../support/eventually.js';
-import { PrivateRedis } from '../support/redis-server.js';
+import { LocalCluster } from '../support/cluster.js';
+import { command, PrivateRedis } from '../support/redis-server.js';
 
 const valueKey = (ns: string, key: string, bucket = 0) => `{${escapeNamespace(ns)}:${bucket}}v:${key}`;
 
@@ -228,5 +229,61 @@ describe('l1: a private Redis (FLUSHDB, killed connections)', function () {
     await cachedIn(b, 'k', 'v2');
     await a.set('k', 'v3');
     await neverAgain(b, 'k', 'v2', 'a write after the new handshake');
+  });
+});
+
+describe('l1: a failover on the cluster (a cluster of its own)', function () {
+  this.timeout(120_000);
+  let cluster: LocalCluster;
+  before(async () => { cluster = await LocalCluster.start(6, 1); });
+  after(async () => { await cluster?.stop(); });
+
+  it('serves nothing stale when the master of a key is replaced and stopped, and tracks the promoted replica', async () => {
+    const ns = uniqueNamespace('l1-failover');
+    const options = { cluster: cluster.nodes, sweepInterval: 0, namespace: ns, replicaTimeout: 2000 };
+    const a = new CleverStore(options);
+    const b = new CleverStore({ ...options, l1: {} });
+    a.on('error', () => undefined); // redirections during the failover are expected
+    b.on('error', () => undefined);
+    // Writes retried through the failover, as the retry queue does for invalidations.
+    const write = async (value: string) => {
+      await eventually(async () => (await a.set('k', value).catch(() => false)) === true, { what: `k set to ${value}`, timeout: 30_000 });
+    };
+    try {
+      await write('v1');
+      await cachedIn(b, 'k', 'v1');
+      // The master holding k, and its replica: promote the replica.
+      const slot = hashSlot(valueKey(ns, 'k', bucketOf('k', 16)));
+      const admin = new Redis(cluster.ports[0]!, '127.0.0.1');
+      const ranges = await admin.call('CLUSTER', 'SLOTS') as Array<[number, number, [string, number], [string, number]?]>;
+      admin.disconnect();
+      const masterPort = Number(ranges.find(([from, to]) => slot >= from && slot <= to)![2][1]);
+      let replicaPort = 0;
+      await eventually(async () => {
+        for (const port of cluster.ports) {
+          const role = await command(port, ['ROLE']) as [string, string, number];
+          if (role[0] === 'slave' && Number(role[2]) === masterPort) replicaPort = port;
+        }
+        return replicaPort !== 0;
+      }, { what: 'the replica of the master holding k' });
+      const promoter = new Redis(replicaPort, '127.0.0.1');
+      try {
+        await promoter.call('CLUSTER', 'FAILOVER');
+        await eventually(async () => ((await promoter.call('ROLE')) as [string])[0] === 'master', { what: 'the replica promoted', timeout: 30_000 });
+      } finally {
+        promoter.disconnect();
+      }
+      // The old master (a replica now) goes away: its session with it.
+      await command(masterPort, ['SHUTDOWN', 'NOSAVE']).catch(() => undefined);
+      await write('v2');
+      await neverAgain(b, 'k', 'v1', 'a write on the promoted master');
+      // Tracking follows the new master: the tier serves again, and drops what changes there.
+      await cachedIn(b, 'k', 'v2');
+      await write('v3');
+      await neverAgain(b, 'k', 'v2', 'a write after tracking moved to the promoted master');
+    } finally {
+      await a.clear().catch(() => undefined);
+      await Promise.all([a.disconnect(), b.disconnect()]);
+    }
   });
 });
