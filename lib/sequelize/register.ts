@@ -4,15 +4,17 @@
  * the schemes cached entries use), at commit time (once, after the root transaction commits;
  * never for a rollback), and without ever failing the user's write.
  *
- * Write paths (sequelize 6.37, see DESIGN §5), one file each under write-paths/:
- * - instance create / update / destroy / restore: the instance hooks give the row's old values
- *   (`_previousDataValues`, or a snapshot taken in the before hook) and new values;
- * - Model.update / destroy / restore with a where: the before hook pre-queries the rows the where
- *   matches (same transaction, at most `prequeryLimit`; more: the whole table), the after hook
- *   turns them into old and new row images; hasMany add/remove/set and belongsToMany
- *   add/remove/set are such bulk writes;
+ * Write paths (sequelize 6.37, see DESIGN §5), one file each under write-paths/. The rows a write
+ * changes are read locked right before its statement (read-at-write.ts), never taken from memory:
+ * - instance create / update / destroy / restore: the row as the database held it at the write,
+ *   and as the instance believed it (`_previousDataValues`, or a snapshot taken in the before
+ *   hook), and its new values (read back where the database computes columns);
+ * - Model.update / destroy / restore with a where: the rows the statement's where matches (at
+ *   most `prequeryLimit`; more: what the where pins, else the whole table), turned by the after
+ *   hook into old and new row images; hasMany add/remove/set and belongsToMany add/remove/set are
+ *   such bulk writes;
  * - bulkCreate: the rows inserted (ids trusted only for plain inserts); with updateOnDuplicate the
- *   conflicting rows are pre-queried; upsert likewise;
+ *   conflicting rows are read too; upsert likewise (on MariaDB on every unique key it declares);
  * - anything else that writes with a model but without its hooks (increment, `hooks: false`,
  *   queryInterface.bulk*, raw SQL naming a table) is caught by an `afterQuery` safety net that
  *   invalidates the whole table.
