@@ -60,8 +60,35 @@ class ArmedReads {
 const ARMED = Symbol('keyv-clever.read-at-write');
 const OR = Symbol.for('or');
 
-/** query (as Sequelize hands it to both query hooks) -> the connection a transaction was begun on for it */
-const begun = new WeakMap<object, { connection: Connection; log: StatementLog }>();
+/** query (as Sequelize hands it to both query hooks) -> the connection a transaction was begun on for it, and by whom */
+const begun = new WeakMap<object, { connection: Connection; log: StatementLog; by: WriteContext }>();
+
+/** registration -> how many transactions it began are still open, and what waits for none to be */
+const open = new WeakMap<WriteContext, { count: number; waiting: Array<() => void> }>();
+
+function opened(ctx: WriteContext): void {
+  let state = open.get(ctx);
+  if (!state) open.set(ctx, (state = { count: 0, waiting: [] }));
+  state.count++;
+}
+
+function closed(ctx: WriteContext): void {
+  const state = open.get(ctx);
+  if (!state || --state.count > 0) return;
+  for (const run of state.waiting.splice(0)) run();
+}
+
+/**
+ * Runs `fn` once no transaction `ctx` began for an autocommit write is open: unregistering waits
+ * with the hook that ends them, or a write in flight would keep its transaction (and its row
+ * locks) open for good.
+ * @internal
+ */
+export function whenNoneOpen(ctx: WriteContext, fn: () => void): void {
+  const state = open.get(ctx);
+  if (!state || state.count === 0) fn();
+  else state.waiting.push(fn);
+}
 
 /** Statements we send straight to a connection are logged as Sequelize logs its own. */
 function statementLog(ctx: WriteContext, logging: unknown): StatementLog {
@@ -124,7 +151,8 @@ export async function readAtWrite(ctx: WriteContext, options: HookOptions, query
   const raw = !transaction && lock && connection !== undefined && supportsRawTransaction(dialect);
   let begin = false;
   if (raw && !begun.has(query)) {
-    begun.set(query, { connection, log });
+    begun.set(query, { connection, log, by: ctx });
+    opened(ctx);
     begin = true;
   }
   for (const r of due) {
@@ -143,8 +171,10 @@ export async function readAtWrite(ctx: WriteContext, options: HookOptions, query
       if (raw) {
         // Our transaction may be aborted (PostgreSQL): end it, so that the write runs on its own
         // as it would have; none of this statement's reads is locked any more.
+        const mine = begun.get(query);
         begun.delete(query);
         await endOn(connection!, log).catch(() => undefined);
+        if (mine) closed(mine.by);
         for (const d of due) d.result = 'failed';
         return;
       }
@@ -160,12 +190,14 @@ export async function readAtWrite(ctx: WriteContext, options: HookOptions, query
  * @internal
  */
 export async function endReadAtWrite(ctx: WriteContext, query: object | undefined): Promise<void> {
-  const open = query ? begun.get(query) : undefined;
-  if (!open) return;
+  const ending = query ? begun.get(query) : undefined;
+  if (!ending) return;
   begun.delete(query!);
   try {
-    await endOn(open.connection, open.log);
+    await endOn(ending.connection, ending.log);
   } catch (error) {
     ctx.emitError(error);
+  } finally {
+    closed(ending.by);
   }
 }

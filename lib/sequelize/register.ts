@@ -25,7 +25,7 @@ import { internalsOf, type StoreInternals } from '../store/internal.js';
 import { describe, isSequelize, type HookOptions, type InstanceLike } from './model.js';
 import { installFirst, prependHook } from './hook-order.js';
 import { learnDefaultIsolation } from './isolation.js';
-import { endReadAtWrite, readAtWrite } from './read-at-write.js';
+import { endReadAtWrite, readAtWrite, whenNoneOpen } from './read-at-write.js';
 import { resolveHooksOptions, type SequelizeHooksOptions } from './options.js';
 import { trackRegistration } from './registrations.js';
 import { recordQueryCache } from './query-cache/registry.js';
@@ -112,7 +112,8 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
   const { store, internals } = resolveStore(keyvOrStore);
   learnDefaultIsolation(sequelize);
   const resolved = resolveHooksOptions(options);
-  const hooks = hookTable(new WriteContext(sequelize, internals, resolved));
+  const ctx = new WriteContext(sequelize, internals, resolved);
+  const hooks = hookTable(ctx);
   const name = `keyv-clever:${++registrations}:${Math.random().toString(36).slice(2, 10)}`;
   // The safety net watches every query on the instance; the write paths go first on each model.
   const { afterQuery: safetyNet, beforeQuery: readAt, endQuery, ...writePaths } = hooks;
@@ -132,8 +133,9 @@ export function registerSequelizeHooks(sequelize: object, keyvOrStore: object, o
       if (!active) return;
       active = false;
       sequelize.removeHook('afterQuery', name);
-      sequelize.removeHook('afterQuery', `${name}:end`);
       sequelize.removeHook('beforeQuery', name);
+      // The hook that ends transactions begun for autocommit writes goes once none is open.
+      whenNoneOpen(ctx, () => sequelize.removeHook('afterQuery', `${name}:end`));
       uninstall();
       trackRegistration(sequelize, store, -1);
       forgetQueryCache();

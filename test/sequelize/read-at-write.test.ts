@@ -113,6 +113,26 @@ matrix('read at write: a row lock waited for', (env) => {
     }
   });
 
+  it('unregister() while an autocommit write holds its row: the write\'s transaction still ends with it', async () => {
+    const { Post } = env.models;
+    const { p1 } = await seed(env);
+    const release = gate();
+    const hold = holdStatement(env, 'BULKUPDATE', release.opened);
+    try {
+      const writing = Post.update({ title: 'renamed' }, { where: { id: p1.get('id') } });
+      await hold.held; // the transaction is begun and the row locked
+      env.hooks.unregister();
+      release.open();
+      await writing;
+      expect(await openTransactions(env)).to.equal(0);
+      const left = (env.sequelize as unknown as { options: { hooks: Record<string, Array<{ name?: string }>> } }).options.hooks.afterQuery ?? [];
+      expect(left.filter((h) => h.name?.startsWith(env.hooks.name)), 'the ending hook went with the transaction').to.deep.equal([]);
+    } finally {
+      hold.remove();
+      release.open();
+    }
+  });
+
   it('an autocommit write whose statement fails: the error reaches the caller and no transaction stays open', async () => {
     const { Post } = env.models;
     const { p1, p2 } = await seed(env);
