@@ -83,11 +83,14 @@ export async function throughput(op: Op, workers: number, ms: number): Promise<n
   return done / ((performance.now() - start) / 1000);
 }
 
-/** Runs `op` sequentially (one in flight) for `ms` milliseconds; returns each op's latency in µs. */
-export async function latencies(op: Op, ms: number): Promise<number[]> {
+/**
+ * Runs `op` sequentially (one in flight) for `ms` milliseconds, numbering the calls from `start`;
+ * returns each op's latency in µs.
+ */
+export async function latencies(op: Op, ms: number, start = 0): Promise<number[]> {
   const out: number[] = [];
   const end = performance.now() + ms;
-  let i = 0;
+  let i = start;
   while (performance.now() < end) {
     const t0 = performance.now();
     await op(i++);

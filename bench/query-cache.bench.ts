@@ -7,31 +7,18 @@
  *   the same query uncached.
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) and REDIS_URL (db 3) can be set.
  */
-import { performance } from 'node:perf_hooks';
 import Keyv from 'keyv';
 import { DataTypes, Op, type Model, type ModelStatic } from 'sequelize';
 import { CleverStore } from '../lib/index.js';
 import { cached, registerSequelizeHooks } from '../lib/sequelize/index.js';
 import { closeSequelize, openSequelize } from '../test/support/sequelize.js';
-import { REDIS_URL, alternate, median, percentile, printTable, ratio, type Cell } from './common.js';
+import { REDIS_URL, alternate, latencies, median, percentile, printTable, ratio, type Cell } from './common.js';
 
 const ROUNDS = 20;
 const ROUND_MS = 150;
 const AUTHORS = 50;
 const POSTS_PER_AUTHOR = 20;
 const TAGS = 30;
-
-async function sequential(op: (i: number) => Promise<unknown>, ms: number): Promise<number[]> {
-  const out: number[] = [];
-  const end = performance.now() + ms;
-  let i = 0;
-  while (performance.now() < end) {
-    const t0 = performance.now();
-    await op(i++);
-    out.push((performance.now() - t0) * 1000);
-  }
-  return out;
-}
 
 export default async function run(): Promise<void> {
   const sequelize = await openSequelize('postgres');
@@ -68,7 +55,7 @@ export default async function run(): Promise<void> {
     const uncachedLikeMiss = (i: number) => Post.findAll(missQuery(i));
     const miss = (i: number) => c.findAll(missQuery(i));
 
-    const timed = (op: (i: number) => Promise<unknown>) => () => sequential(op, ROUND_MS);
+    const timed = (op: (i: number) => Promise<unknown>) => () => latencies(op, ROUND_MS);
     const [plain, hits, plainMiss, misses] = await alternate([timed(uncached), timed(hit), timed(uncachedLikeMiss), timed(miss)], ROUNDS) as number[][][];
     const m = (rounds: number[][]) => median(rounds.map(median)) / 1000;
     const p95 = (rounds: number[][]) => percentile(rounds.flat(), 95) / 1000;

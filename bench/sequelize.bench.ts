@@ -19,7 +19,7 @@ import { DataTypes, type Model, type ModelStatic } from 'sequelize';
 import { CleverStore, matching } from '../lib/index.js';
 import { registerSequelizeHooks, related, type SequelizeHooks, type SequelizeHooksOptions } from '../lib/sequelize/index.js';
 import { closeSequelize, openSequelize } from '../test/support/sequelize.js';
-import { REDIS_URL, alternate, median, percentile, printTable, ratio, type Cell } from './common.js';
+import { REDIS_URL, alternate, latencies, median, percentile, printTable, ratio, type Cell } from './common.js';
 
 const ROUNDS = 30; // alternating rounds per side (short rounds: bursty background load hits both sides alike)
 const ROUND_MS = 150; // per operation, per round
@@ -28,18 +28,6 @@ const AUTHORS = 100;
 const POSTS = 2000;
 
 type Op = (i: number) => Promise<unknown>;
-
-async function sequential(op: Op, ms: number, start: number): Promise<number[]> {
-  const out: number[] = [];
-  const end = performance.now() + ms;
-  let i = start;
-  while (performance.now() < end) {
-    const t0 = performance.now();
-    await op(i++);
-    out.push((performance.now() - t0) * 1000);
-  }
-  return out;
-}
 
 export default async function run(): Promise<void> {
   const sequelize = await openSequelize('postgres');
@@ -102,7 +90,7 @@ export default async function run(): Promise<void> {
       const side = (on: boolean) => async () => {
         if (on) hooks = registerSequelizeHooks(sequelize, keyv, hookOptions);
         try {
-          const lat = await sequential(op, ms, counter);
+          const lat = await latencies(op, ms, counter);
           counter += lat.length;
           return lat;
         } finally {
