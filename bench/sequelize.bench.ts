@@ -19,15 +19,13 @@ import { DataTypes, type Model, type ModelStatic } from 'sequelize';
 import { CleverStore, matching } from '../lib/index.js';
 import { registerSequelizeHooks, related, type SequelizeHooks, type SequelizeHooksOptions } from '../lib/sequelize/index.js';
 import { closeSequelize, openSequelize } from '../test/support/sequelize.js';
-import { REDIS_URL, alternate, latencies, median, percentile, printTable, ratio, type Cell } from './common.js';
+import { REDIS_URL, alternate, latencies, median, percentile, printTable, ratio, type Cell, type Op } from './common.js';
 
 const ROUNDS = 30; // alternating rounds per side (short rounds: bursty background load hits both sides alike)
 const ROUND_MS = 150; // per operation, per round
 const BULK_ROWS = 1000;
 const AUTHORS = 100;
 const POSTS = 2000;
-
-type Op = (i: number) => Promise<unknown>;
 
 export default async function run(): Promise<void> {
   const sequelize = await openSequelize('postgres');
