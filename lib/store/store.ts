@@ -1,21 +1,20 @@
 import { EventEmitter } from 'node:events';
 import type { Backend, WriteEntry } from '../backends/backend.js';
-import { MemoryBackend } from '../backends/memory.js';
-import { RedisBackend, type RedisClient } from '../backends/redis/index.js';
-import { TieredBackend } from '../backends/redis/l1/tiered.js';
+import type { RedisBackend, RedisClient } from '../backends/redis/index.js';
+import type { TieredBackend } from '../backends/redis/l1/tiered.js';
 import { compileDependencies, compileInvalidation, Matching, type Dependency, type Invalidation } from '../dependencies.js';
-import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError, UnattachedKeyvError } from '../errors.js';
+import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError } from '../errors.js';
 import { logger } from '../log.js';
 import { RetryQueue } from '../retry-queue.js';
 import { escape, rowChangeTags } from '../tags.js';
-import { checkEviction, openClient, whenReady } from './client.js';
-import { EXPIRED, prefixesKeys, storageCapability, takesExpires, ttlFromExpires, type Convention, type StorageCapability } from './convention.js';
+import { KeyvCaller } from './caller.js';
+import { EXPIRED, storageCapability, type StorageCapability } from './convention.js';
 import { newStats, type CleverStoreEvents, type CleverStoreStats, type GraceEvent } from './events.js';
 import { isStale, servePayload } from './grace.js';
-import { Handoff } from './handoff.js';
 import { INTERNAL, type StoreInternals } from './internal.js';
+import { openBackend } from './open-backend.js';
 import { resolveOptions, type CleverStoreOptions } from './options.js';
-import { localKey, localKeys, prepareWrite, type CleverSetOptions, type WriteLimits } from './writes.js';
+import type { CleverSetOptions } from './writes.js';
 
 const log = logger('store');
 
@@ -44,7 +43,6 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   namespace: string | undefined;
   throwOnErrors: boolean;
   readonly defaultTtl: number | undefined;
-  readonly #limits: WriteLimits;
   /** activity counters (see CleverStoreStats) */
   readonly stats: CleverStoreStats = newStats();
   readonly #backend: Backend;
@@ -57,51 +55,33 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   #sweepTimer: NodeJS.Timeout | undefined;
   /** removes what the store attached to its Redis client (see disconnect) */
   #detach: (() => void) | undefined;
-  /** how the caller passes expiry and keys: Keyv 5 until Keyv 6 adopts the store */
-  #convention: Convention = 'keyv5';
-  /** set options an attached Keyv 6 parked for its writes */
-  readonly #handoff = new Handoff();
-  /** a Keyv 6 was attached (attachKeyv): its set options reach the store */
-  #attached = false;
-  #reportedUnattached = false;
+  /** the Keyv in front: its convention, its attachment, its writes in the store's terms */
+  readonly #caller: KeyvCaller;
 
   constructor(urlOrOptions?: string | CleverStoreOptions, options: CleverStoreOptions = {}) {
     super();
     const opts = resolveOptions(urlOrOptions, options);
     this.defaultTtl = opts.defaultTtl;
-    this.#limits = { defaultTtl: opts.defaultTtl, maxDependencies: opts.maxDependencies };
+    // Not caught like other errors: with no listener of its own, Keyv 6 rethrows it, so the
+    // write rejects rather than drop its options silently.
+    this.#caller = new KeyvCaller({ defaultTtl: opts.defaultTtl, maxDependencies: opts.maxDependencies }, (error) => {
+      log('error: %s', error.message);
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    });
     this.namespace = opts.namespace;
     this.throwOnErrors = opts.throwOnErrors;
-    if (opts.memory) {
-      this.#backend = new MemoryBackend({ raceWindow: opts.raceWindow });
-      this.opts = { dialect: 'redis', url: 'memory://', namespace: opts.namespace };
-      this.#ready = Promise.resolve();
-      this.#awaitReady = false;
-    } else {
-      const { client, owns, url } = openClient(opts);
-      if (owns) client.on('error', (error: Error) => this.#emitError(error));
-      // Redis is back: run the invalidations that failed while it was away.
-      this.#detach = whenReady(client, () => { void this.#retries.drain(); });
-      const backend = new RedisBackend(client, {
-        buckets: opts.buckets,
-        invalidateChunk: opts.invalidateChunk,
-        invalidateBudget: opts.invalidateBudget,
-        raceWindow: opts.raceWindow,
-        scanCount: opts.scanCount,
-        waitForReplicas: opts.waitForReplicas,
-        replicaTimeout: opts.replicaTimeout,
-        onBucketMismatch: (error) => this.#emitError(error),
-      }, owns);
-      this.#redis = backend;
-      this.#tiered = opts.l1 ? new TieredBackend(backend, opts.l1, { hit: () => { this.stats.l1Hits++; } }, (error) => this.#emitError(error)) : undefined;
-      this.#backend = this.#tiered ?? backend;
-      this.opts = { dialect: 'redis', url, namespace: opts.namespace };
-      this.#awaitReady = opts.onUnsafeEviction === 'refuse';
-      this.#ready = opts.onUnsafeEviction === 'ignore' ? Promise.resolve()
-        : checkEviction(backend, opts.onUnsafeEviction, (error) => this.#emitError(error));
-      // A refusing store surfaces the problem on every call; keep the rejection from being unhandled.
-      this.#ready.catch(() => undefined);
-    }
+    const opened = openBackend(opts, {
+      error: (error) => this.#emitError(error),
+      reconnected: () => { void this.#retries.drain(); },
+      l1Hit: () => { this.stats.l1Hits++; },
+    });
+    this.#backend = opened.backend;
+    this.#redis = opened.redis;
+    this.#tiered = opened.tiered;
+    this.#ready = opened.ready;
+    this.#awaitReady = opened.awaitReady;
+    this.#detach = opened.detach;
+    this.opts = { dialect: 'redis', url: opened.url, namespace: opts.namespace };
     this.#retries = new RetryQueue({
       size: opts.retryQueueSize,
       minDelay: 100,
@@ -136,7 +116,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
    * then on the store speaks Keyv 6's contract (absolute expiries, keys as set).
    */
   get capabilities(): StorageCapability {
-    if (this.#convention === 'keyv5') this.#convention = 'keyv6';
+    this.#caller.adopted();
     return storageCapability(this);
   }
 
@@ -151,7 +131,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   get<Value>(key: string): Promise<Value | undefined>;
   async get(key: string): Promise<string | undefined> {
     const ns = this.#ns();
-    const local = this.#local(key, ns);
+    const local = this.#caller.local(key, ns);
     if (this.#stale(ns)) return this.#count(undefined);
     return this.#run(async () => this.#count(servePayload(await this.#backend.get(ns, local))), undefined);
   }
@@ -162,7 +142,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   getMany<Value>(keys: string[]): Promise<Array<Value | undefined>>;
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
     const ns = this.#ns();
-    const locals = localKeys(keys, ns, this.#prefixed());
+    const locals = this.#caller.locals(keys, ns);
     if (locals.length === 0) return [];
     if (this.#stale(ns)) return locals.map(() => this.#count(undefined));
     try {
@@ -176,14 +156,14 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
 
   async has(key: string): Promise<boolean> {
     const ns = this.#ns();
-    const local = this.#local(key, ns);
+    const local = this.#caller.local(key, ns);
     if (this.#stale(ns)) return false;
     return this.#run(async () => (await this.#backend.hasMany(ns, [local]))[0]!, false);
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
     const ns = this.#ns();
-    const locals = localKeys(keys, ns, this.#prefixed());
+    const locals = this.#caller.locals(keys, ns);
     if (locals.length === 0) return [];
     if (this.#stale(ns)) return locals.map(() => false);
     return this.#run(() => this.#backend.hasMany(ns, locals), locals.map(() => false));
@@ -195,8 +175,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
    */
   async set(key: string, value: string, ttl?: number | CleverSetOptions): Promise<boolean> {
     const ns = this.#ns();
-    const entry = this.#prepare(ns, key, value, ttl, false);
-    if (entry === EXPIRED) return this.#run(async () => (await this.#backend.delete(ns, [this.#local(key, ns)]), true), false);
+    const entry = this.#caller.prepare(ns, key, value, ttl, false);
+    if (entry === EXPIRED) return this.#run(async () => (await this.#backend.delete(ns, [this.#caller.local(key, ns)]), true), false);
     return this.#run(async () => (await this.#write(ns, [entry]))[0]!, false);
   }
 
@@ -209,12 +189,12 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     const ns = this.#ns();
     const prepared = entries.map((e, i) => {
       if (e === null || typeof e !== 'object') throw new InvalidOptionError(`entries[${i}]`, e, `CleverStore: setMany entry ${i} is ${describe(e)}, expected { key, value, ttl }`);
-      const expires = takesExpires(this.#convention) && 'expires' in e;
-      return this.#prepare(ns, e.key, e.value, expires ? e.expires : e.ttl, expires);
+      const expires = this.#caller.takesExpires && 'expires' in e;
+      return this.#caller.prepare(ns, e.key, e.value, expires ? e.expires : e.ttl, expires);
     });
     if (prepared.length === 0) return [];
     const live = prepared.filter((e): e is WriteEntry => e !== EXPIRED);
-    const expired = entries.filter((_, i) => prepared[i] === EXPIRED).map((e) => this.#local(e.key, ns));
+    const expired = entries.filter((_, i) => prepared[i] === EXPIRED).map((e) => this.#caller.local(e.key, ns));
     return this.#run(async () => {
       if (expired.length > 0) await this.#backend.delete(ns, expired);
       const written = live.length > 0 ? await this.#write(ns, live) : [];
@@ -226,7 +206,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   /** Resolves to true when the key existed. */
   async delete(key: string): Promise<boolean> {
     const ns = this.#ns();
-    const local = this.#local(key, ns);
+    const local = this.#caller.local(key, ns);
     return this.#run(async () => (await this.#backend.delete(ns, [local])) > 0, false);
   }
 
@@ -239,8 +219,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   deleteMany(keys: string[]): Promise<boolean[]>;
   async deleteMany(keys: string[]): Promise<boolean | boolean[]> {
     const ns = this.#ns();
-    const locals = localKeys(keys, ns, this.#prefixed());
-    if (this.#convention !== 'keyv5') {
+    const locals = this.#caller.locals(keys, ns);
+    if (this.#caller.convention !== 'keyv5') {
       return this.#run(() => Promise.all(locals.map(async (k) => (await this.#backend.delete(ns, [k])) > 0)), locals.map(() => false));
     }
     if (locals.length === 0) return false;
@@ -260,7 +240,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
   async *iterator(namespace?: string): AsyncGenerator<[string, string], void> {
     const ns = namespace ?? this.#ns();
     if (this.#stale(ns)) return;
-    const prefix = ns === '' || !this.#prefixed() ? '' : `${ns}:`;
+    const prefix = ns === '' || !this.#caller.prefixed ? '' : `${ns}:`;
     try {
       if (this.#awaitReady) await this.#ready;
       for await (const [key, payload] of this.#backend.iterate(ns)) {
@@ -311,10 +291,11 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     // An entry of a conjunction is listed under it and under its scheme's tag; ask the first.
     const asked = new Set(tags.filter((t) => !t.startsWith('a:')));
     if (typeof dep === 'object' && dep !== null && !(dep instanceof Matching)) {
+      const schemesOf = new Map<string, Promise<string[]>>(); // a row's old and new images share a table
       for (const row of compileInvalidation([dep]).rows) {
         if (Object.keys(row.values).length === 0) continue; // a table, not a row
-        const schemes = await this.#backend.schemesOf(ns, escape(row.table));
-        for (const tag of rowChangeTags(row.table, [row.values], schemes)) asked.add(tag);
+        if (!schemesOf.has(row.table)) schemesOf.set(row.table, this.#backend.schemesOf(ns, escape(row.table)));
+        for (const tag of rowChangeTags(row.table, [row.values], await schemesOf.get(row.table)!)) asked.add(tag);
       }
     }
     return this.#backend.entriesFor(ns, [...asked]);
@@ -344,7 +325,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       emitError: (error) => this.#emitError(asError(error)),
       capture: async (key, deps, lock) => {
         const ns = this.#ns();
-        const local = this.#local(key, ns);
+        const local = this.#caller.local(key, ns);
         if (this.#stale(ns)) throw new StaleCaptureError(ns, this.#retries.size);
         if (this.#awaitReady) await this.#ready;
         const captured = await this.#backend.capture(ns, local, deps, lock);
@@ -355,7 +336,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       },
       release: async (key, token) => {
         const ns = this.#ns();
-        await this.#backend.unlock(ns, this.#local(key, ns), token);
+        await this.#backend.unlock(ns, this.#caller.local(key, ns), token);
       },
       countLockWait: () => { this.stats.lockWaits++; },
       servedGrace: (event: GraceEvent) => {
@@ -364,11 +345,8 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
         if (this.listenerCount('grace') > 0) this.emit('grace', event);
       },
       invalidateRequest: (request) => this.#invalidateRequest(request, []),
-      attach: (convention) => {
-        this.#attached = true;
-        if (convention) this.#convention = convention;
-      },
-      park: (key, options) => this.#handoff.park(key, options),
+      attach: (convention) => this.#caller.attach(convention),
+      park: (key, options) => this.#caller.park(key, options),
       invalidateOrQueue: (request) => this.#invalidateRequest(request, []).catch(() => 0),
     };
   }
@@ -412,48 +390,6 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
     } catch (thrown) {
       log('the error was not taken by a listener: %s', asError(thrown).message);
     }
-  }
-
-  /**
-   * A write as the caller gives it, checked and compiled: the options an attached Keyv 6 parked
-   * for it, or the third argument in the caller's convention. EXPIRED for a Keyv 6 write whose
-   * expiry has passed. `expires` says the argument is an absolute expiry (Keyv 6's setMany).
-   */
-  #prepare(ns: string, key: unknown, value: unknown, ttlOrOptions: unknown, expires: boolean): WriteEntry | typeof EXPIRED {
-    const parked = typeof key === 'string' ? this.#handoff.take(key) : undefined;
-    if (parked) return prepareWrite(this.#local(parked.key, ns), value, parked.options, this.#limits);
-    let ttl = ttlOrOptions;
-    if (takesExpires(this.#convention)) {
-      this.#reportUnattached(ns);
-      if (expires || typeof ttlOrOptions === 'number') {
-        ttl = ttlFromExpires(ttlOrOptions, () => `expires for key ${describe(key)}`);
-        if (ttl === EXPIRED) return EXPIRED;
-      }
-    }
-    return prepareWrite(this.#local(key, ns), value, ttl, this.#limits);
-  }
-
-  /**
-   * Keyv 6 drops set options before an un-attached store sees them: say so once per store. Not
-   * caught like other errors: with no listener of its own, Keyv 6 rethrows it, so the write
-   * rejects rather than drop its options silently.
-   */
-  #reportUnattached(ns: string): void {
-    if (this.#attached || this.#reportedUnattached) return;
-    this.#reportedUnattached = true;
-    const error = new UnattachedKeyvError(ns);
-    log('error: %s', error.message);
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-  }
-
-  /** Whether keys arrive prefixed with `namespace:` (Keyv 5). */
-  #prefixed(): boolean {
-    return prefixesKeys(this.#convention);
-  }
-
-  /** A key inside the namespace (Keyv 5's prefix removed). */
-  #local(key: unknown, ns: string): string {
-    return localKey(key, ns, this.#prefixed());
   }
 
   /** Reports a backend failure: rethrown with throwOnErrors, otherwise emitted and degraded. */
