@@ -40,8 +40,8 @@ describe('Redis scripts: typed arguments and replies', () => {
     const full = write({ key: 'k', value: 'x', ttl: 5000, deps: { tags: ['t:a', 'c:b'], schemes: [['posts', 'id']] }, guards: [['t:a', 0]], unlock: 'tok' });
     expect(setScript.encode([[p0, 2, [full]], [p1, 2, [guarded]]])).to.deep.equal([
       2, p0, 2, p1, 2,
-      1, 'k', 'x', 5000, 2, 't:a', 'c:b', 't:a\nc:b', 1, 'posts', 'id', 1, 't:a', 0, 'tok',
-      1, 'g', 'v', 0, 1, 't:a', 't:a', 0, 1, 't:a', 1, '',
+      1, 'f', 1, 'k', 'x', 5000, 2, 't:a\nc:b', 1, 'posts', 'id', 1, 't:a', 0, 'tok',
+      1, 'f', 1, 'g', 'v', 0, 1, 't:a', 0, 1, 't:a', 1, '',
     ]);
     await client.set(`${p0}l:k`, 'tok');
     expect(await runScript(client, setScript, p0, [[p0, 2, [full]], [p1, 2, [guarded]]])).to.deep.equal({ refused: false, written: [true, false] });
@@ -49,6 +49,25 @@ describe('Redis scripts: typed arguments and replies', () => {
     expect(await client.smembers(`${p0}s:posts`)).to.deep.equal(['id']);
     expect(await client.pttl(`${p0}v:k`)).to.be.within(1, 5000);
     expect(await runScript(client, setScript, p0, [[p0, 3, [write({ key: 'z' })]]])).to.deep.equal({ refused: true, recorded: 2 });
+  });
+
+  it('set: entries go as runs of one kind, in the order given, so a later write of a key wins', async () => {
+    const plain = (value: string) => write({ key: 'k', value, ttl: 5000 });
+    const tagged = (value: string) => write({ key: 'k', value, deps: { tags: ['t:a', 't:b'], schemes: [] } });
+    const entries = [plain('1'), plain('2'), tagged('3'), write({ key: 'k', value: '4', unlock: 'tok' }), plain('5')];
+    expect(setScript.encode([[p0, 2, entries]])).to.deep.equal([
+      1, p0, 2,
+      4, 'p', 2, 'k', '1', 5000, 'k', '2', 5000,
+      't', 1, 'k', '3', 0, 't:a\nt:b',
+      'f', 1, 'k', '4', 0, 0, 0, 0, 'tok',
+      'p', 1, 'k', '5', 5000,
+    ]);
+    expect(await runScript(client, setScript, p0, [[p0, 2, entries]])).to.deep.equal({ refused: false, written: [true, true, true, true, true] });
+    expect(await client.get(`${p0}v:k`)).to.equal('5');
+    // The tagged write in between indexed the key under each of its tags.
+    for (const tag of ['t:a', 't:b']) expect(await runScript(client, entriesScript, p0, [tag]), tag).to.deep.equal([]);
+    await runScript(client, setScript, p0, [[p0, 2, [tagged('6')]]]);
+    for (const tag of ['t:a', 't:b']) expect(await runScript(client, entriesScript, p0, [tag]), tag).to.deep.equal(['k']);
   });
 
   it('mget: per bucket, its number of keys then the keys; the values in order', async () => {

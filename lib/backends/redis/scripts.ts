@@ -36,6 +36,32 @@ export type SetGroup = [p: string, count: number, entries: WriteEntry[]];
 /** Written (one flag per entry, in order), or refused whole: a bucket holds another count than its group's. */
 export type SetReply = { refused: false; written: boolean[] } | { refused: true; recorded: number };
 
+/** How set.lua reads an entry (see its header): the fewer arguments, the less the client spends per write. */
+type SetKind = 'p' | 't' | 'f';
+
+const kindOf = (e: WriteEntry): SetKind => (e.guards?.length || e.unlock || e.deps.schemes.length > 0 ? 'f' : e.deps.tags.length > 0 ? 't' : 'p');
+
+/** Appends one entry in its kind's layout. */
+function pushEntry(args: Args, kind: SetKind, e: WriteEntry): void {
+  const { tags, schemes } = e.deps;
+  if (kind === 'p') {
+    args.push(e.key, e.value, e.ttl ?? 0);
+    return;
+  }
+  if (kind === 't') {
+    args.push(e.key, e.value, e.ttl ?? 0, headerText(tags));
+    return;
+  }
+  args.push(e.key, e.value, e.ttl ?? 0, tags.length);
+  if (tags.length > 0) args.push(headerText(tags));
+  args.push(schemes.length);
+  for (const [table, scheme] of schemes) args.push(table, scheme);
+  const guards = e.guards ?? [];
+  args.push(guards.length);
+  for (const [tag, generation] of guards) args.push(tag, generation);
+  args.push(e.unlock ?? '');
+}
+
 export const setScript: Script<SetGroup[], SetReply> = {
   command: 'keyvCleverSet',
   lua: lua.set,
@@ -43,19 +69,24 @@ export const setScript: Script<SetGroup[], SetReply> = {
     const args: Args = [groups.length];
     for (const [p, count] of groups) args.push(p, count);
     for (const [, , entries] of groups) {
-      args.push(entries.length);
+      // Runs of entries of one kind, in the order given: a later write of a key stays later.
+      const runsAt = args.length;
+      args.push(0);
+      let runs = 0;
+      let countAt = -1;
+      let current: SetKind | undefined;
       for (const e of entries) {
-        const { tags, schemes } = e.deps;
-        args.push(e.key, e.value, e.ttl ?? 0, tags.length);
-        for (const tag of tags) args.push(tag);
-        if (tags.length > 0) args.push(headerText(tags));
-        args.push(schemes.length);
-        for (const [table, scheme] of schemes) args.push(table, scheme);
-        const guards = e.guards ?? [];
-        args.push(guards.length);
-        for (const [tag, generation] of guards) args.push(tag, generation);
-        args.push(e.unlock ?? '');
+        const kind = kindOf(e);
+        if (kind !== current) {
+          current = kind;
+          runs++;
+          args.push(kind, 0);
+          countAt = args.length - 1;
+        }
+        (args[countAt] as number)++;
+        pushEntry(args, kind, e);
       }
+      args[runsAt] = runs;
     }
     return args;
   },
