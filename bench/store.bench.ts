@@ -7,13 +7,18 @@
  */
 import Keyv from 'keyv';
 import KeyvRedis, { createClient } from '@keyv/redis';
+import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import { CleverStore, type CleverSetOptions } from '../lib/index.js';
+import type { CleverSetOptions } from '../lib/index.js';
+import { pkg } from './package.js';
 import { scripts } from '../lib/lua/index.js';
 import {
   REDIS_URL, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,
   type Cell, type Op,
 } from './common.js';
+import { PrivateRedis } from '../test/support/redis-server.js';
+
+const { CleverStore } = pkg;
 
 const NS = 'bench-store';
 const KEYS = 10_000; // distinct keys per scenario
@@ -152,16 +157,143 @@ async function clientBaseline(): Promise<void> {
     for (const [name, a, b] of rows) {
       const [x, y] = await alternate([a, b].map((op) => () => throughput(op, WORKERS, BASE_MS)), BASE_ROUNDS,
         [a, b].map((op) => () => throughput(op, WORKERS, 150))) as [number[], number[]];
-      out.push([name, Math.round(median(x)), Math.round(median(y)), ratio(pairedRatio(x, y).mid)]);
+      // One command in flight: the latency the sequential targets compare, for the clients alone.
+      const [lx, ly] = await alternate([a, b].map((op) => () => latencies(op, SEQ_MS)), SEQ_ROUNDS) as [number[][], number[][]];
+      const speed = median(lx.map((l, i) => percentile(ly[i]!, 50) / percentile(l, 50)));
+      out.push([name, Math.round(median(x)), Math.round(median(y)), ratio(pairedRatio(x, y).mid), ratio(speed)]);
     }
     printTable(`Client libraries alone, ${WORKERS} concurrent workers, ops/s (median of ${BASE_ROUNDS} alternating rounds of ${BASE_MS} ms)`,
-      ['command', 'ioredis', 'node-redis', 'ioredis/node-redis'], out,
+      ['command', 'ioredis', 'node-redis', 'ioredis/node-redis', 'one at a time: p50 speed'], out,
       ['set.lua = the store\'s set script with the arguments CleverStore.set sends (captured), i.e. the Redis-side work of a set',
         'with dependencies; its ops/s bound such sets whatever the client. A lone set without dependencies is the SET PX above.',
-        'Same keys, values and dependencies as below.']);
+        'Same keys, values and dependencies as below. p50 speed = node-redis p50 latency / ioredis p50 latency, one command in',
+        'flight (median over rounds): the most an ioredis-based store can reach on the sequential targets below.']);
   } finally {
     io.disconnect();
     await nr.quit().catch(() => undefined);
+  }
+}
+
+/** A Keyv store that keeps values in a Map: what Keyv itself costs per call, with no client at all. */
+class MapStore extends EventEmitter {
+  readonly opts = {};
+  namespace?: string;
+  private readonly map = new Map<string, string>();
+  async get(key: string) { return this.map.get(key); }
+  async set(key: string, value: string) { this.map.set(key, value); return true; }
+  async delete(key: string) { return this.map.delete(key); }
+  async clear() { this.map.clear(); }
+}
+
+/** The simplest ioredis store: one GET or SET PX per call, as a store without batching sends them. */
+class PlainIoredisStore extends EventEmitter {
+  readonly opts = {};
+  namespace?: string;
+  constructor(readonly client: Redis) { super(); }
+  async get(key: string) { return (await this.client.get(key)) ?? undefined; }
+  async set(key: string, value: string, ttl?: number) { await (ttl ? this.client.set(key, value, 'PX', ttl) : this.client.set(key, value)); return true; }
+  async delete(key: string) { return (await this.client.del(key)) > 0; }
+  async clear() {}
+}
+
+/** Node CPU per call (user + system), `calls` calls from WORKERS loops: what a side costs the application's process. */
+async function cpuPerCall(op: Op, calls: number): Promise<number> {
+  let next = 0;
+  const before = process.cpuUsage();
+  await Promise.all(Array.from({ length: WORKERS }, async () => {
+    while (next < calls) await op(next++);
+  }));
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / calls;
+}
+
+/**
+ * Where a call's time goes in the application's process, the part throughput hides on a busy
+ * machine: Node CPU µs per get and per plain set through Keyv, for Keyv over a Map (Keyv's own
+ * share), over the simplest ioredis store, over @keyv/redis and over CleverStore.
+ */
+async function cpuShares(clever: Keyv, redis: Keyv): Promise<void> {
+  const io = new Redis(REDIS_URL, { connectionName: 'keyv-clever-bench-plain' });
+  const sides: Array<[string, Keyv]> = [
+    ['Keyv over a Map (Keyv alone)', new Keyv({ store: new MapStore(), namespace: NS })],
+    ['Keyv + plain ioredis store', new Keyv({ store: new PlainIoredisStore(io), namespace: NS })],
+    ['Keyv + @keyv/redis', redis],
+    ['Keyv + CleverStore', clever],
+  ];
+  const CALLS = 10_000;
+  try {
+    const rows: Cell[][] = [];
+    for (const [name, kv] of sides) {
+      await kv.setMany(Array.from({ length: 1000 }, (_, k) => ({ key: `c${k}`, value: sampleValue(k), ttl: TTL })));
+      rows.push([name]);
+    }
+    const ops: Array<(kv: Keyv) => Op> = [
+      (kv) => async (i) => { if ((await kv.get(`c${(i * 7919) % 1000}`)) === undefined) throw new Error('get: unexpected miss'); },
+      (kv) => async (i) => { if (!(await kv.set(`c${i % 1000}`, sampleValue(i), TTL))) throw new Error('set failed'); },
+    ];
+    for (const make of ops) {
+      const figures = await alternate(sides.map(([, kv]) => () => cpuPerCall(make(kv), CALLS)), ROUNDS, sides.map(([, kv]) => () => cpuPerCall(make(kv), CALLS)));
+      figures.forEach((f, i) => rows[i]!.push(median(f).toFixed(2)));
+    }
+    printTable(`Node CPU per call through Keyv, µs (${WORKERS} concurrent workers, median of ${ROUNDS} alternating rounds of ${CALLS} calls)`,
+      ['side', 'get', 'plain set'], rows,
+      ['Keyv alone = Keyv over an in-memory Map: its own share of every side\'s figure (serialization, events, hooks).',
+        'plain ioredis store = one GET / SET PX per call: what ioredis costs a store that does not batch.']);
+  } finally {
+    io.disconnect();
+  }
+}
+
+/** CPU seconds the Redis process has used (INFO cpu: user + system, its main thread and the rest). */
+async function redisCpu(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  return Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
+}
+
+/**
+ * The Redis side of a write: Redis CPU per write (INFO cpu, on a private redis-server so that no
+ * other client counts; reading and parsing the commands included), for @keyv/redis's SET and for
+ * each kind of CleverStore write. Once Redis is the busier process, this bounds a side's writes per second
+ * whatever the client does.
+ */
+async function redisShares(): Promise<void> {
+  const server = await PrivateRedis.start();
+  const admin = new Redis(server.url);
+  const store = new CleverStore(server.url, { namespace: NS, onUnsafeEviction: 'ignore', sweepInterval: 0 });
+  const clever = new Keyv({ store, namespace: NS });
+  const plain = new Keyv(new KeyvRedis(server.url), { useKeyPrefix: false, namespace: NS });
+  const CALLS = 20_000;
+  let fresh = 0;
+  const sides: Array<[string, Op]> = [
+    ['@keyv/redis: set (SET PX)', (i) => plain.set(`s${i % KEYS}`, sampleValue(i), TTL)],
+    ['CleverStore: set, no dependencies', (i) => clever.set(`s${i % KEYS}`, sampleValue(i), TTL)],
+    ['CleverStore: set, 3 deps', (i) => clever.set(`d${i % KEYS}`, sampleValue(i), { ttl: TTL, dependsOn: [`post:${i % KEYS}`, `author:${i % 1000}`, 'posts'] })],
+    ['CleverStore: set, 3 deps, new keys', () => {
+      const k = fresh++;
+      return clever.set(`n${k}`, sampleValue(k), { ttl: FRESH_TTL, dependsOn: [`post:${k}`, `author:${k % 1000}`, 'posts'] });
+    }],
+  ];
+  try {
+    const rows: Cell[][] = [];
+    for (const [name, op] of sides) {
+      await throughput(op, WORKERS, 200); // the overwriting sides write their keys once first
+      const before = await redisCpu(admin);
+      let next = 0;
+      await Promise.all(Array.from({ length: WORKERS }, async () => {
+        while (next < CALLS) await op(next++);
+      }));
+      const usec = (await redisCpu(admin) - before) * 1e6;
+      rows.push([name, (usec / CALLS).toFixed(2), Math.round(1e6 * CALLS / usec)]);
+    }
+    printTable(`Redis CPU per write, µs (INFO cpu of a private redis-server, ${CALLS} writes from ${WORKERS} workers)`,
+      ['write', 'Redis CPU µs per write', 'writes/s one Redis core serves'], rows,
+      ['CleverStore sends a tick\'s writes as one set script call; @keyv/redis one SET PX per write.',
+        'The last column is 1e6 / µs per write: no client writes faster to one Redis process.']);
+  } finally {
+    await clever.disconnect().catch(() => undefined);
+    await plain.disconnect().catch(() => undefined);
+    admin.disconnect();
+    await server.stop();
   }
 }
 
@@ -182,6 +314,7 @@ export default async function run(): Promise<void> {
   const cleanup = async () => {
     await unlinkMatching(admin, `{${NS}:*`);
     await unlinkMatching(admin, `${NS}::*`);
+    await unlinkMatching(admin, `${NS}:c*`);
   };
   try {
     await cleanup();
@@ -222,6 +355,9 @@ export default async function run(): Promise<void> {
     printTable(`Keyv + store, sequential (1 op in flight), latency µs (${SEQ_ROUNDS} alternating rounds of ${SEQ_MS} ms)`,
       ['operation', 'Clever p50', 'Clever p99', '@keyv/redis p50', '@keyv/redis p99', 'speed ratio', 'ratio range', 'target', 'met'], seqRows,
       ['speed ratio = median over rounds of @keyv/redis p50 / CleverStore p50 (>1: CleverStore faster); target: p50 latency at most 1.1x (speed >= 1/1.1)']);
+
+    await cpuShares(clever, redis);
+    await redisShares();
   } finally {
     await cleanup().catch(() => undefined);
     for (const k of keyvs) await k.disconnect().catch(() => undefined);
