@@ -75,6 +75,10 @@ export class Batcher {
 
   /** Reads keys given with their bucket's prefix, sent at once: one read per Redis process. */
   read(ns: string, keys: ReadonlyArray<readonly [p: string, key: string]>): Promise<Array<string | undefined>> {
+    if (keys.length > 0 && !isCluster(this.client) && keys.every(([p]) => p === keys[0]![0])) {
+      // One bucket on one Redis (the default there): one MGET, its reply mapped as is.
+      return this.client.mget(keys.map(([, key]) => key)).then((values) => values.map(unframeOrUndefined));
+    }
     const batches = new Map<string, Batch>();
     const values = keys.map(([p, key]) => new Promise<string | undefined>((resolve, reject) => {
       looseBatch(batches, ns, p, this.counts.count(ns)).gets.push({ key, resolve, reject });
