@@ -22,22 +22,19 @@
  * settings are not this bench's to change). It uses namespaces `bench-cluster*` only, and sets
  * each master's slowlog for the invalidations, restoring its settings after (its entries are reset).
  */
-import { execFile } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import Keyv from 'keyv';
 import { CleverStore } from '../lib/index.js';
 import { DEFAULTS } from '../lib/store/store.js';
 import { LocalCluster, clusterNodesFromEnv } from '../test/support/cluster.js';
 import { PrivateRedis } from '../test/support/redis-server.js';
 import {
-  REDIS_URL, Slowlog, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,
+  REDIS_URL, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,
   type Cell, type Op,
 } from './common.js';
 import { Wire } from './cluster-wire.js';
+import { TARGET_CALL_US, invalidations, masters, pidOf, type InvalidationCase, type Side } from './cluster-invalidation.js';
 
-const exec = promisify(execFile);
 const NS = 'bench-cluster';
 const CLIENT = 'keyv-clever-bench-cluster';
 const KEYS = 10_000;
@@ -48,17 +45,13 @@ const ROUND_MS = 300;
 const SEQ_ROUNDS = 4;
 const SEQ_MS = 150;
 const SIZES = [1_000, 10_000, 100_000];
-const { invalidateChunk: DEFAULT_CHUNK, invalidateBudget: DEFAULT_BUDGET } = DEFAULTS;
 const BUDGETS = [1, 4];
 const WRITE_BATCH = 500;
 /** the store's cost ratio cluster/standalone, at most this times the wire's (issue 19) */
 const TARGET_OVER_WIRE = 1.1;
 const OTHER_BUCKETS = [64, 4];
-const TARGET_CALL_US = 10_000;
 /** the sides whose longest invalidation call issue 19 bounds */
 const CALL_TARGET_SIDES = ['standalone', '1-node cluster'];
-const SLOWLOG_LEN = 10_000;
-const SLOWLOG_THRESHOLD_US = 100;
 
 type Nodes = Array<{ host: string; port: number }>;
 
@@ -173,128 +166,6 @@ async function throughputs(topology: Topology, wire: Wire, standalone: Keyv, clu
   return targets;
 }
 
-/** Writes n entries depending on 'big', their own tag and a tag shared by 100 entries. */
-async function populate(store: CleverStore, n: number): Promise<void> {
-  const value = JSON.stringify({ value: { id: 0, title: 'an entry to be invalidated', body: 'x'.repeat(100) }, expires: null });
-  for (let i = 0; i < n; i += WRITE_BATCH) {
-    const ok = await store.setMany(Array.from({ length: Math.min(WRITE_BATCH, n - i) }, (_, j) => {
-      const k = i + j;
-      return { key: `e${k}`, value, ttl: { ttl: 3_600_000, dependsOn: ['big', `item:${k}`, `group:${k % (n / 100)}`] } };
-    }));
-    if (ok.some((b) => !b)) throw new Error('populate: a write was refused');
-  }
-}
-
-/** A connection of its own to each master of a cluster. */
-async function masters(nodes: Nodes): Promise<Redis[]> {
-  const cluster = new Cluster(nodes);
-  try {
-    await new Promise((resolve, reject) => cluster.once('ready', resolve).once('error', reject));
-    const owners = [...new Set(cluster.slots.map((slot) => slot?.[0]).filter((owner) => owner !== undefined))];
-    return owners.map((owner) => {
-      const [host, port] = owner.split(':');
-      return new Redis(Number(port), host!, { connectionName: `${CLIENT}-admin` });
-    });
-  } finally {
-    cluster.disconnect();
-  }
-}
-
-/** Where invalidations run: a name and a connection of its own to each master (the standalone: one). */
-interface Side { name: string; masters: Redis[] }
-
-/** Invalidation runs: [label, store, entries, its side's name, masters at real-time priority meanwhile]. */
-type InvalidationCase = [string, CleverStore, number, string, boolean?];
-
-/**
- * Puts processes under SCHED_FIFO (priority 10) or back under the default policy: the masters
- * then run their calls without being preempted by the other processes (root only).
- */
-async function realtime(pids: number[], on: boolean): Promise<void> {
-  for (const pid of pids) await exec('chrt', on ? ['-f', '-p', '10', String(pid)] : ['-o', '-p', '0', String(pid)]);
-}
-
-async function pidOf(node: Redis): Promise<number> {
-  return Number(/process_id:(\d+)/.exec(await node.info('server'))![1]);
-}
-
-/** Runs the cases; returns the longest script call (µs) seen on each side. */
-async function invalidations(topology: Topology, sides: Side[], cases: InvalidationCase[]): Promise<Map<string, number>> {
-  const nodes = sides.flatMap((s) => s.masters);
-  const slowlogs = nodes.map((n) => new Slowlog(n));
-  const pids = topology.local ? await Promise.all(sides[0]!.masters.map(pidOf)) : [];
-  const longest = new Map<string, number>();
-  try {
-    const rows: Cell[][] = [];
-    for (const [label, store, n, sideName, rt] of cases) {
-      const side = sides.find((s) => s.name === sideName)!;
-      await store.clear();
-      await populate(store, n);
-      if (rt) {
-        try {
-          await realtime(pids, true);
-        } catch (error) {
-          rows.push([label, `not measured: chrt failed (${(error as Error).message.split('\n')[0]})`]);
-          continue;
-        }
-      }
-      for (const s of slowlogs) await s.enable(SLOWLOG_LEN, SLOWLOG_THRESHOLD_US);
-      try {
-        for (const s of slowlogs) await s.reset();
-        // Another client's view: a PING to each master every millisecond while the invalidation runs.
-        let probing = true;
-        const pings: number[] = [];
-        const probes = side.masters.map(async (node) => {
-          while (probing) {
-            const t = performance.now();
-            await node.ping();
-            pings.push(performance.now() - t);
-            await new Promise((resolve) => setTimeout(resolve, 1));
-          }
-        });
-        const t0 = performance.now();
-        const removed = await store.invalidate('big').finally(() => { probing = false; });
-        const ms = performance.now() - t0;
-        await Promise.all(probes);
-        if (rt) await realtime(pids, false);
-        if (removed !== n) throw new Error(`invalidate removed ${removed}, expected ${n}`);
-        const perNode = await Promise.all(slowlogs.map((s) => s.scriptCalls(SLOWLOG_LEN, CLIENT)));
-        const durations = perNode.flatMap((r) => r.calls.map((c) => c.micros));
-        const maxPerNode = perNode.map((r) => Math.max(0, ...r.calls.map((c) => c.micros))).filter((_, i) => perNode[i]!.calls.length > 0);
-        const max = Math.max(0, ...maxPerNode);
-        if (!rt) longest.set(sideName, Math.max(longest.get(sideName) ?? 0, max));
-        rows.push([label, durations.length, ms.toFixed(0), Math.round(n / (ms / 1000)),
-          Math.round(median(durations)), Math.round(percentile(durations, 99)), max, maxPerNode.join('/'), max <= TARGET_CALL_US ? 'yes' : 'NO',
-          `${percentile(pings, 99).toFixed(1)} / ${Math.max(...pings).toFixed(1)}`]);
-        if (perNode.some((r) => r.truncated)) console.log('  warning: a slowlog filled up; call counts may be low');
-      } finally {
-        if (rt) await realtime(pids, false).catch(() => undefined);
-        for (const s of slowlogs) await s.restore();
-      }
-    }
-    printTable(`invalidate('big') (cluster: ${DEFAULTS.clusterBuckets} buckets; invalidateChunk ${DEFAULT_CHUNK} per bucket and call)`,
-      ['case', 'script calls', 'total ms', 'entries/s', 'median call µs', 'p99 call µs', 'max call µs', 'max per master µs', `max <= ${TARGET_CALL_US / 1000} ms`, 'PING p99 / max ms'], rows,
-      ['each entry depends on [big, item:<k>, group:<k % (n/100)>]. Every bucket gets its first call at once; the calls that continue',
-        'go one at a time per master (the masters in parallel).',
-        `Call durations: server-side wall time, per-master SLOWLOG (slower than ${SLOWLOG_THRESHOLD_US} µs), EVALSHA of this store's connections`,
-        'only (shorter calls are not counted).',
-        ...(topology.local ? ['On the 3+3 cluster the 3 masters run their calls at once while their replicas apply them, 6 processes on 2 cores: a',
-          'call takes ~3x its standalone time there, and its wall time includes the time its process waits for a core.'] : topologyNote(topology)),
-        `budget = invalidateBudget (default ${DEFAULT_BUDGET} ms): each call stops once it has run that long (checked every 50 entries).`,
-        ...(topology.local ? [
-          'standalone: the private redis-server, 1 bucket (the default).',
-          `1-node cluster: the same ${DEFAULTS.clusterBuckets} buckets and calls on one redis-server holding every slot (no replica): cluster mode without`,
-          'the other 5 processes competing for the 2 cores. no replicas: 3 masters without replicas (3 processes).',
-          'masters real-time: the 3+3 cluster with its 3 masters under SCHED_FIFO during the invalidation (chrt, root): no other process',
-          'preempts a call once it runs, as when each master has a core of its own; a call\'s wall time is then what it costs Redis.'] : []),
-        'PING: another client (this process) pings each master every millisecond during the invalidation: round trip, client side.']);
-  } finally {
-    for (const s of slowlogs) await s.restore().catch(() => undefined);
-    for (const node of nodes) node.disconnect();
-  }
-  return longest;
-}
-
 /** Prints issue 19's cluster targets, each with met / NOT met. */
 function printTargets(lines: TargetLine[]): void {
   const width = Math.max(...lines.map(([name]) => name.length));
@@ -370,17 +241,22 @@ export default async function run(): Promise<void> {
     for (const kv of [standalone, onCluster, ...others]) await kv.clear();
     const big = SIZES[SIZES.length - 1]!;
     const label = (n: number) => n.toLocaleString('en-US');
-    const sides: Side[] = [{ name: 'cluster', masters: await masters(topology.nodes) }];
-    for (const [name, nodes] of controls) sides.push({ name, masters: await masters(nodes) });
-    if (servers.standalone) sides.push({ name: 'standalone', masters: [new Redis(servers.standalone.port, '127.0.0.1', { connectionName: `${CLIENT}-admin` })] });
+    const connections: Array<[string, Redis[]]> = [['cluster', await masters(topology.nodes, `${CLIENT}-admin`)]];
+    for (const [name, nodes] of controls) connections.push([name, await masters(nodes, `${CLIENT}-admin`)]);
+    if (servers.standalone) connections.push(['standalone', [new Redis(servers.standalone.port, '127.0.0.1', { connectionName: `${CLIENT}-admin` })]]);
+    const sides: Side[] = await Promise.all(connections.map(async ([name, nodes]) => ({ name, masters: nodes, pids: topology.local ? await Promise.all(nodes.map(pidOf)) : [] })));
     const [single] = invalidatingControls;
-    const longest = await invalidations(topology, sides, [
+    const longest = await invalidations({ local: topology.local, note: topologyNote(topology), client: CLIENT }, sides, [
       ...SIZES.map((n): InvalidationCase => [`${label(n)} entries`, invalidating, n, 'cluster']),
       ...budgeted.map((store, i): InvalidationCase => [`${label(big)}, budget ${BUDGETS[i]} ms`, store, big, 'cluster']),
       ...(invalidatingStandalone ? SIZES.map((n): InvalidationCase => [`${label(n)}, standalone`, invalidatingStandalone, n, 'standalone']) : []),
       ...(single ? SIZES.map((n): InvalidationCase => [`${label(n)}, ${controls[0]![0]}`, single, n, controls[0]![0]]) : []),
       ...invalidatingControls.slice(1).map((store, i): InvalidationCase => [`${label(big)}, ${controls[i + 1]![0]}`, store, big, controls[i + 1]![0]]),
-      ...(topology.local ? [[`${label(big)}, masters real-time`, invalidating, big, 'cluster', true] as InvalidationCase] : []),
+      ...(topology.local ? [
+        [`${label(big)}, masters real-time`, invalidating, big, 'cluster', true],
+        ...(invalidatingStandalone ? [[`${label(big)}, standalone real-time`, invalidatingStandalone, big, 'standalone', true] as InvalidationCase] : []),
+        ...(single ? [[`${label(big)}, 1-node real-time`, single, big, controls[0]![0], true] as InvalidationCase] : []),
+      ] as InvalidationCase[] : []),
     ]);
     for (const name of CALL_TARGET_SIDES) {
       const max = longest.get(name);
