@@ -153,7 +153,7 @@ export async function invalidations({ local, note, client }: Where, sides: Side[
         'only (shorter calls are not counted).',
         ...(local ? ['On the 3+3 cluster the 3 masters run their calls at once while their replicas apply them, 6 processes on 2 cores: a',
           'call takes ~3x its standalone time there, and its wall time includes the time its process waits for a core.'] : note),
-        `budget = invalidateBudget (default ${DEFAULT_BUDGET} ms): each call stops once it has run that long (checked every 50 entries).`,
+        `budget = invalidateBudget (default ${DEFAULT_BUDGET} ms): each call stops once it has run that long (checked every 10 entries).`,
         ...(local ? [
           'standalone: the private redis-server, 1 bucket (the default).',
           `1-node cluster: the same ${DEFAULTS.clusterBuckets} buckets and calls on one redis-server holding every slot (no replica): cluster mode without`,
