@@ -172,7 +172,7 @@ export default async function run(): Promise<void> {
 
     const variantRows = VARIANTS.map((v) => row(best(byVariant.get(v)!), v.label, byVariant.get(v)!));
     printTable(`invalidate('big') of ${BIG.toLocaleString('en-US')} entries per invalidateBudget`, header, variantRows, [
-      'A call stops between slices of 50 entries once it has run for the budget, or after the chunk: the budget bounds each call',
+      'A call stops between slices of 10 entries once it has run for the budget, or after the chunk: the budget bounds each call',
       'whatever an entry costs; a call still runs longer when Redis waits for a core meanwhile (wall time).',
     ]);
     if ([...byVariant.values()].flat().some((r) => r.truncated)) console.log('  warning: the slowlog filled up during a run (other clients busy); call counts may be low');

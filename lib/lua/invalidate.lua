@@ -61,17 +61,20 @@ for r = 1, nrows do
   rowsDone = r
 end
 
-local SLICE = 50
+-- Small slices: a call stops within a few entries of its deadline, so its time stays within one
+-- scheduler slice of the Redis process and another process rarely preempts it midway.
+local SLICE = 10
 local removed, budget, late = 0, limit, false
 
 -- Deletes the entries among `members` (keys listed under `tag`) whose value still lists the tag,
 -- with their other index members: each entry's header read alone (GETRANGE, whatever the value's
--- size), each slice's entries in one UNLINK. Stops between slices once the deadline has passed.
+-- size), each slice's entries in one UNLINK. Stops between slices once the deadline has passed,
+-- unless `whole` (a page's members: the page entry is dropped after).
 -- Returns how many members it went through.
-local function purge(tag, members)
+local function purge(tag, members, whole)
   local done = 0
   for s = 1, #members, SLICE do
-    if late or (done > 0 and clock() >= deadline) then
+    if not whole and (late or (done > 0 and clock() >= deadline)) then
       late = true
       return done
     end
@@ -118,8 +121,9 @@ for _, tag in ipairs(tags) do
       local page, list = pageMembers(p, tag)
       if list then
         local members = liveKeys(list, now)
-        -- A page holds a handful of members: one slice, always all of them.
-        purge(tag, members)
+        -- A page holds a handful of members (64 bytes, possibly more than a slice): all of them,
+        -- whatever the deadline, as the page entry goes whole.
+        purge(tag, members, true)
         redis.call('HDEL', page, tag)
         budget = budget - #members
       end

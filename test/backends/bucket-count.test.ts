@@ -84,6 +84,16 @@ for (const target of targets) {
       expect(await b.get('later')).to.equal(undefined);
     });
 
+    it('entriesFor by a store configured otherwise that never used the namespace lists every recorded bucket\'s entries', async () => {
+      const [many, few] = target.counts;
+      const ns = uniqueNamespace('buckets-list');
+      const a = open(ns, many);
+      const keys = await feed(a, 200);
+      const b = open(ns, few);
+      expect((await b.entriesFor('feed')).sort()).to.deep.equal([...keys].sort());
+      expect(errors.get(b)!.length).to.equal(1);
+    });
+
     it('a store that only reads asks for the recorded count at its first read, and finds the writers\' keys from then on', async () => {
       const [many, few] = target.counts;
       const ns = uniqueNamespace('buckets-read');

@@ -129,6 +129,24 @@ describe('Redis scripts: typed arguments and replies', () => {
     expect(await client.get(`${p0}g:c:po%7Csts|id=1`)).to.equal('1');
   });
 
+  it('invalidate: a call past its deadline stops after one slice of 10 entries', async () => {
+    const big = Array.from({ length: 100 }, (_, i) => write({ key: `big${i}`, deps: { tags: ['u:big'], schemes: [] } }));
+    await runScript(client, setScript, p0, [[p0, 2, big]]);
+    // A budget of 0: the deadline has passed at the first check, after the first slice.
+    const reply = await runScript(client, invalidateScript, p0, { limit: 1000, budget: 0, raceWindow: 1000, tags: ['u:big'], rows: [] });
+    expect(reply).to.deep.include({ removed: 10, tags: ['u:big'] });
+  });
+
+  it('invalidate: a call past its deadline still removes every entry of a tag kept in a page', async () => {
+    // 14 short keys still fit in a page (64 bytes): more than a slice, and the page entry goes whole.
+    const small = Array.from({ length: 14 }, (_, i) => write({ key: `k${i}`, deps: { tags: ['u:small'], schemes: [] } }));
+    await runScript(client, setScript, p0, [[p0, 2, small]]);
+    expect(await client.exists(`${p0}i:u:small`)).to.equal(0);
+    const reply = await runScript(client, invalidateScript, p0, { limit: 1000, budget: 0, raceWindow: 1000, tags: ['u:small'], rows: [] });
+    expect(reply).to.deep.include({ removed: 14, tags: [] });
+    expect(await client.exists(small.map((e) => `${p0}v:${e.key}`))).to.equal(0);
+  });
+
   it('sweep: sorted-set tags then page numbers; reads how many members it pruned', async () => {
     expect(sweepScript.encode({ sorted: ['t:a', 't:b'], pages: ['3'] })).to.deep.equal([2, 't:a', 't:b', '3']);
     const long = `t:${'x'.repeat(80)}`; // too long for a page: a sorted set

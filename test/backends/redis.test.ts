@@ -221,6 +221,26 @@ describe('Redis backend: scale and bounded indexes (private redis-server)', func
     }
   });
 
+  it('sends each invalidation call a budget of 1 ms by default', async () => {
+    const store = new CleverStore(server.url, { sweepInterval: 0, namespace: 'default-budget' });
+    const monitor = await admin.monitor();
+    try {
+      await store.set('k', 'v', { dependsOn: ['t'] });
+      const budgets: string[] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        // EVALSHA (or EVAL) script numkeys KEYS[1] limit budget raceWindow ntags tag …: the invalidation script's ARGV[2]
+        if (/^eval/i.test(args[0] ?? '') && args[3] === '{default-budget:0}' && args[7] === '1' && args[8] === 'u:t') budgets.push(args[5]!);
+      });
+      expect(await store.invalidate('t')).to.equal(1);
+      await eventually(() => budgets.length > 0, { what: 'the invalidation call seen by MONITOR' });
+      expect(budgets).to.deep.equal(['1']);
+    } finally {
+      monitor.disconnect();
+      await store.clear();
+      await store.disconnect();
+    }
+  });
+
   it('turns a bulk update\'s changed rows into tags over several calls, bumping every generation and removing exactly the matching entries', async () => {
     // A small chunk (entries per call) and no time limit: where each call stops does not depend on the machine.
     const store = new CleverStore(server.url, { sweepInterval: 0, invalidateChunk: 10, invalidateBudget: 60_000, namespace: 'rows' });

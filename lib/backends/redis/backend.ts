@@ -110,12 +110,15 @@ export class RedisBackend implements Backend {
   async entriesFor(ns: string, tags: string[]): Promise<string[]> {
     this.batcher.flush();
     if (tags.length === 0) return [];
+    // Every bucket the namespace is recorded with, not only those of the configured count.
+    await this.counts.readRecorded(ns);
     const found = await Promise.all(this.layout.bucketPrefixes(ns).map((p) => runScript(this.client, entriesScript, p, tags)));
     return [...new Set(found.flat())];
   }
 
   async schemesOf(ns: string, table: string): Promise<string[]> {
     this.batcher.flush();
+    await this.counts.readRecorded(ns);
     // Each bucket registers the schemes its entries use.
     const found = await Promise.all(this.layout.bucketPrefixes(ns).map((p) => this.client.smembers(`${p}s:${table}`)));
     return [...new Set(found.flat())];

@@ -31,8 +31,8 @@ export class BucketCounts {
   /** namespaces whose recorded count a set script confirmed: their plain writes skip the script */
   private readonly verified = new Set<string>();
   private readonly registering = new Map<string, Promise<void>>();
-  /** namespaces whose recorded bucket count a first read asked for (see readRecorded) */
-  private readonly looked = new Set<string>();
+  /** the reads of namespaces' recorded bucket counts a first read asked for (see readRecorded) */
+  private readonly looked = new Map<string, Promise<void>>();
 
   constructor(
     private readonly layout: Layout,
@@ -96,16 +96,20 @@ export class BucketCounts {
   }
 
   /**
-   * A store's first read of a namespace also asks for its recorded bucket count, without waiting
-   * for it: a store that only reads then finds the writers' keys from its next reads on.
+   * A store's first read of a namespace also asks for its recorded bucket count; a read does not
+   * wait for it: a store that only reads then finds the writers' keys from its next reads on. A
+   * call that must cover every bucket (entriesFor, schemesOf) waits for it. Never rejects.
    */
-  readRecorded(ns: string): void {
-    if (this.looked.has(ns)) return;
-    this.looked.add(ns);
-    this.layout.client.get(`${this.layout.bucketPrefixes(ns)[0]!}m:`).then(
-      (recorded) => { if (recorded !== null) this.adopt(ns, Number(recorded)); },
-      () => this.looked.delete(ns), // asked again at the next read
-    );
+  readRecorded(ns: string): Promise<void> {
+    let asked = this.looked.get(ns);
+    if (!asked) {
+      asked = this.layout.client.get(`${this.layout.bucketPrefixes(ns)[0]!}m:`).then(
+        (recorded) => { if (recorded !== null) this.adopt(ns, Number(recorded)); },
+        () => { this.looked.delete(ns); }, // asked again at the next read
+      );
+      this.looked.set(ns, asked);
+    }
+    return asked;
   }
 
   /** Places the namespace's keys with the count Redis records for it, if it differs. */
