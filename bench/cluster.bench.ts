@@ -24,7 +24,6 @@
  */
 import { Redis } from 'ioredis';
 import Keyv from 'keyv';
-import { CleverStore } from '../lib/index.js';
 import { DEFAULTS } from '../lib/store/store.js';
 import { LocalCluster, clusterNodesFromEnv } from '../test/support/cluster.js';
 import { PrivateRedis } from '../test/support/redis-server.js';
@@ -32,8 +31,11 @@ import {
   REDIS_URL, adminClient, alternate, latencies, median, percentile, printTable, ratio, sampleValue, throughput, unlinkMatching,
   type Cell, type Op,
 } from './common.js';
+import { pkg } from './package.js';
 import { Wire } from './cluster-wire.js';
 import { TARGET_CALL_US, invalidations, masters, pidOf, type InvalidationCase, type Side } from './cluster-invalidation.js';
+
+const { CleverStore } = pkg;
 
 const NS = 'bench-cluster';
 const CLIENT = 'keyv-clever-bench-cluster';
