@@ -110,6 +110,8 @@ export interface InvalidateInput {
   budget: number;
   raceWindow: number;
   tags: readonly string[];
+  /** [escaped table, escaped fields]: the tables whose rows carry only these fields */
+  cut?: ReadonlyArray<readonly [table: string, fields: readonly string[]]>;
   rows: readonly EncodedRow[];
 }
 
@@ -117,7 +119,7 @@ export interface InvalidateReply {
   removed: number;
   /** the bucket count recorded in the bucket (0 = none) */
   recorded: number;
-  /** how many of the rows sent (the first ones) became tags */
+  /** how many of the rows sent (the first ones) became tags; -1: refused, a scheme names a field a cut table's rows lack */
   rowsDone: number;
   /** replicas connected to the Redis process the call ran on */
   replicas: number;
@@ -128,9 +130,14 @@ export interface InvalidateReply {
 export const invalidateScript: Script<InvalidateInput, InvalidateReply> = {
   command: 'keyvCleverInvalidate',
   lua: lua.invalidate,
-  encode({ limit, budget, raceWindow, tags, rows }) {
+  encode({ limit, budget, raceWindow, tags, cut = [], rows }) {
     const args: Args = [limit, budget, raceWindow, tags.length];
     for (const tag of tags) args.push(tag);
+    args.push(cut.length);
+    for (const [table, fields] of cut) {
+      args.push(table, fields.length);
+      for (const field of fields) args.push(field);
+    }
     args.push(rows.length);
     for (const row of rows) for (const arg of row) args.push(arg);
     return args;
