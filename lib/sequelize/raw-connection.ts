@@ -35,12 +35,27 @@ export async function endOn(connection: Connection, log: StatementLog): Promise<
 }
 
 /**
- * @internal The rows a SELECT returns on `connection`; with `begin`, a transaction is begun first
- * (on PostgreSQL in the same round trip: `BEGIN; SELECT …`).
+ * @internal The rows a SELECT returns on `connection`; with `begin`, a transaction is begun first,
+ * in the same round trip (PostgreSQL: `BEGIN; SELECT …`; MariaDB: pipelined).
  */
 export async function rawSelect(connection: Connection, dialect: string, sql: string, log: StatementLog, begin = false): Promise<Array<Record<string, unknown>>> {
-  if (begin && dialect !== 'postgres') await run(connection, 'START TRANSACTION', log);
-  const result = await run(connection, begin && dialect === 'postgres' ? `BEGIN; ${sql}` : sql, log);
+  let result: unknown;
+  if (begin && dialect !== 'postgres') {
+    // Sent together, answered in one round trip where the driver pipelines (mariadb does by
+    // default; otherwise it queues the second): a SELECT whose transaction did not begin is not
+    // locked, so it fails with it.
+    const started = run(connection, 'START TRANSACTION', log);
+    const selected = run(connection, sql, log);
+    try {
+      await started;
+    } catch (error) {
+      await selected.catch(() => undefined);
+      throw error;
+    }
+    result = await selected;
+  } else {
+    result = await run(connection, begin && dialect === 'postgres' ? `BEGIN; ${sql}` : sql, log);
+  }
   // pg: a Result with `rows` (an array of them for several statements); mariadb: the rows array itself.
   const last = Array.isArray(result) && dialect === 'postgres' ? result[result.length - 1] : result;
   const rows = dialect === 'postgres' ? (last as { rows?: unknown } | undefined)?.rows : last;
