@@ -46,6 +46,8 @@ export class ArmedRead {
     readonly limit: number,
     /** the instance whose statement this is for (instance writes); undefined: any statement of the write */
     readonly instance?: object,
+    /** the attributes to read (see read-columns.ts); undefined: every taggable one */
+    readonly columns?: Promise<ReadonlySet<string> | undefined>,
   ) {}
 }
 
@@ -121,11 +123,14 @@ export function byField(meta: ModelMeta, where: unknown): unknown {
 
 type Generator = { selectQuery(table: unknown, options: object, model: unknown): string };
 
-/** The SELECT of the taggable columns of the rows `where` (column-keyed) selects, at most `limit + 1`. */
-export function selectSql(ctx: WriteContext, meta: ModelMeta, where: unknown, limit: number, lock: boolean): string {
+/**
+ * The SELECT of the taggable columns (those of `only`, if given) of the rows `where`
+ * (column-keyed) selects, at most `limit + 1`.
+ */
+export function selectSql(ctx: WriteContext, meta: ModelMeta, where: unknown, limit: number, lock: boolean, only?: ReadonlySet<string>): string {
   const generator = (ctx.sequelize as unknown as { getQueryInterface(): { queryGenerator: Generator } }).getQueryInterface().queryGenerator;
   const model = meta.model as unknown as { getTableName(): unknown };
-  const attributes = meta.taggable.map((a) => [meta.columns.get(a)!.field, a]);
+  const attributes = meta.taggable.filter((a) => !only || only.has(a)).map((a) => [meta.columns.get(a)!.field, a]);
   return generator.selectQuery(model.getTableName(), { attributes, where, limit: limit + 1, lock }, meta.model);
 }
 
@@ -161,7 +166,8 @@ export async function readAtWrite(ctx: WriteContext, options: HookOptions, query
   for (const r of due) {
     try {
       const where = r.where === undefined ? options.where : byField(r.meta, r.where);
-      const sql = selectSql(ctx, r.meta, where ?? {}, r.limit, lock && (transaction !== undefined || raw));
+      const only = r.columns ? await r.columns : undefined;
+      const sql = selectSql(ctx, r.meta, where ?? {}, r.limit, lock && (transaction !== undefined || raw), only);
       const rows = raw
         ? await rawSelect(connection!, dialect, sql, log, begin)
         : rawInTransaction
