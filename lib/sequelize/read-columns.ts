@@ -33,7 +33,9 @@ export function updateReadColumns(ctx: WriteContext, meta: ModelMeta, options: H
   if (meta.primaryKey.length === 0) return undefined;
   const pinned = whereEqualities(meta, options.where);
   if (meta.primaryKey.every((a) => a in pinned)) return undefined;
-  return withDeadline(ctx.store.schemesOf(meta.table), SCHEMES_WAIT)
+  // A store of another copy of the library may not tell: then every column is read.
+  if (typeof ctx.store.schemesOf !== 'function') return undefined;
+  return withDeadline(Promise.resolve(meta.table).then((table) => ctx.store.schemesOf(table)), SCHEMES_WAIT)
     .then((schemes) => {
       const fields = new Set<string>();
       for (const scheme of schemes) for (const field of scheme.split('&')) fields.add(field);
