@@ -13,7 +13,7 @@
  */
 import type { Invalidation } from '../../dependencies.js';
 import { escape } from '../../tags.js';
-import { encodeRow, type EncodedRow } from './scripts.js';
+import { encodeRow, encodeRowFields, type EncodedRow } from './scripts.js';
 
 /** How long a table's fields are used before they are read again (in the background). */
 const MAX_AGE = 10_000;
@@ -57,21 +57,17 @@ export class RowFields {
         fieldsByTable.set(row.table, (table = { table: escaped, fields: this.fieldsOf(ns, escaped) }));
       }
       const { fields } = table;
+      const args = encodeRowFields(row, fields, table.table);
       if (!fields) {
-        out.push(encodeRow(row));
+        out.push(args);
         continue;
       }
-      const values: Record<string, string> = {};
+      // Fields and values are escaped: `field=value&` pairs say one row apart from another.
       let id = `${table.table}|`;
-      for (const field in row.values) {
-        if (!fields.has(field)) continue;
-        const value = row.values[field]!;
-        values[field] = value;
-        id += `${field}=${value}&`;
-      }
+      for (let i = 2; i < args.length; i += 2) id += `${args[i]}=${args[i + 1]}&`;
       if (seen.has(id)) continue;
       seen.add(id);
-      out.push(encodeRow({ table: row.table, values }));
+      out.push(args);
     }
     const cut: RowsToSend['cut'] = [];
     for (const { table, fields } of fieldsByTable.values()) if (fields) cut.push([table, [...fields]]);

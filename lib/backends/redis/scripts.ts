@@ -97,9 +97,14 @@ export type EncodedRow = Args;
 
 /** A changed row as the invalidation script reads it: table, nfields, (field, value)*. */
 export function encodeRow(row: Invalidation['rows'][number]): EncodedRow {
-  const fields = Object.entries(row.values);
-  const args: Args = [escape(row.table), fields.length];
-  for (const [f, v] of fields) args.push(f, v);
+  return encodeRowFields(row, undefined, escape(row.table));
+}
+
+/** As encodeRow, with only the fields in `keep` (all if undefined), the table escaped by the caller. */
+export function encodeRowFields(row: Invalidation['rows'][number], keep: ReadonlySet<string> | undefined, table: string): EncodedRow {
+  const args: Args = [table, 0];
+  for (const field in row.values) if (!keep || keep.has(field)) args.push(field, row.values[field]!);
+  args[1] = (args.length - 2) / 2;
   return args;
 }
 

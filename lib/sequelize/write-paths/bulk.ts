@@ -11,7 +11,7 @@ import { restoredValue, rowImage } from '../meta.js';
 import type { HookOptions } from '../model.js';
 import { prequery } from '../prequery.js';
 import { updateReadColumns } from '../read-columns.js';
-import { assigned, whereEqualities } from '../where.js';
+import { assigned, assignment, whereEqualities } from '../where.js';
 import type { WriteContext } from './context.js';
 
 /**
@@ -47,8 +47,9 @@ export async function afterBulkUpdate(ctx: WriteContext, options: HookOptions): 
   }
   const images: RowImage[] = [];
   const pairs: Array<[Record<string, unknown>, Record<string, unknown>]> = [];
+  const assigns = assignment(meta, values);
   for (const old of state.old) {
-    const after = assigned(meta, old, values);
+    const after = { ...old, ...assigns };
     images.push(rowImage(meta, old), rowImage(meta, after));
     pairs.push([old, after]);
   }
