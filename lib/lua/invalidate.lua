@@ -5,14 +5,18 @@
 -- the caller calls again with the tags returned and the rows not done.
 -- KEYS[1] = bucket prefix
 -- ARGV = limit, budget (ms), raceWindow (ms, 0 = no generations), ntags, tag*,
---        nrows, (table, nfields, (field, value)*)*
+--        nsent, (table, nfields, field*)*, nrows, (table, nfields, (field, value)*)*
 --   A row is a changed row image: its conjunction tags are built here from the schemes in use,
 --   with the same rules as tags.ts (rowChangeTags), so no client-side scheme cache can go stale.
 -- A field missing from a row reaches every entry of the schemes that need it (a:<table>|<scheme>).
+-- The rows of a table listed in the `sent` part carry only those fields (the client left out
+--   fields no scheme it knew of names): if a scheme in use here names another field, the rows
+--   cannot say what its tags are, and the call does nothing (before any write) and says so.
 -- Returns { removed, the bucket count recorded in the bucket (0 = none: see register.lua),
---   rows done (the first ones), replicas online on this process, tag* not done (not reached,
---   or still holding members) }. A tag returned may have had its generation bumped already:
---   bumping it again is harmless. The caller waits for those replicas to acknowledge (WAIT).
+--   rows done (the first ones; -1: refused, send the rows with every field), replicas online on
+--   this process, tag* not done (not reached, or still holding members) }. A tag returned may
+--   have had its generation bumped already: bumping it again is harmless. The caller waits for
+--   those replicas to acknowledge (WAIT).
 local p = KEYS[1]
 local limit = tonumber(ARGV[1])
 local now = clock()
@@ -29,10 +33,20 @@ end
 local ntags = tonumber(ARGV[4])
 for i = 1, ntags do add(ARGV[4 + i]) end
 
+-- The fields the rows of some tables were cut down to.
+local sentFields = {}
+local a = 5 + ntags
+for _ = 1, tonumber(ARGV[a]) do
+  local fields, n = {}, tonumber(ARGV[a + 2])
+  for i = 1, n do fields[ARGV[a + 2 + i]] = true end
+  sentFields[ARGV[a + 1]] = fields
+  a = a + 2 + n
+end
+a = a + 1
+
 -- Rows become tags until the deadline (at least one row per call); the caller sends the rest
 -- again. A row with thousands of siblings (a bulk update) must not hold Redis in one call.
 local schemesOf = {}
-local a = 5 + ntags
 local nrows, rowsDone = tonumber(ARGV[a]), 0
 for r = 1, nrows do
   if r > 1 and r % 20 == 1 and clock() >= deadline then break end
@@ -45,6 +59,14 @@ for r = 1, nrows do
   if not schemes then
     schemes = redis.call('SMEMBERS', p .. 's:' .. tbl)
     schemesOf[tbl] = schemes
+    local sent = sentFields[tbl]
+    if sent then
+      for _, scheme in ipairs(schemes) do
+        for field in string.gmatch(scheme, '[^&]+') do
+          if not sent[field] then return { 0, tonumber(redis.call('GET', p .. 'm:') or '0'), -1, 0 } end
+        end
+      end
+    end
   end
   for _, scheme in ipairs(schemes) do
     local tag, complete = 'c:' .. tbl .. '|', true

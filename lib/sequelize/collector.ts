@@ -4,11 +4,22 @@
  * request at flush, and asked by the read-through whether an entry's tags were touched.
  * @internal
  */
-import { encodeRow, type Invalidation, type RowImage } from '../dependencies.js';
-import { anySchemeTag, parseTag, rowChangeTags } from '../tags.js';
+import type { Invalidation, RowImage } from '../dependencies.js';
+import { anySchemeTag, encodeValue, escape, parseTag, rowChangeTags } from '../tags.js';
 
 /** @internal What one write changed: whole tables (rows unknown) and row images. */
 export type Change = { tables?: Iterable<string>; images?: Iterable<RowImage> };
+
+/** Escaped field names: a table's few fields recur in every row image. */
+const escaped = new Map<string, string>();
+function escapedField(field: string): string {
+  let out = escaped.get(field);
+  if (out === undefined) {
+    if (escaped.size >= 10_000) escaped.clear();
+    escaped.set(field, (out = escape(field)));
+  }
+  return out;
+}
 
 type EncodedRow = Invalidation['rows'][number];
 
@@ -28,9 +39,18 @@ export class Collector {
     for (const table of change.tables ?? []) this.wholeTable(table);
     for (const image of change.images ?? []) {
       if (this.tables.has(image.table)) continue;
-      let encoded: EncodedRow;
+      const values: Record<string, string> = {};
+      // Images are built in the model's attribute order, so equal images give equal keys.
+      let key = '';
       try {
-        encoded = encodeRow(image);
+        for (const f in image.values) {
+          const v = image.values[f];
+          if (v === undefined) continue; // unknown: schemes that need it fall back to the table
+          const field = escapedField(f);
+          const value = encodeValue(v, () => `row of '${image.table}': field '${f}'`);
+          values[field] = value;
+          key += `${field}=${value}&`;
+        }
       } catch {
         // Cannot happen for normalized images; if it does, be conservative.
         this.wholeTable(image.table);
@@ -38,10 +58,7 @@ export class Collector {
       }
       let byKey = this.rows.get(image.table);
       if (!byKey) this.rows.set(image.table, (byKey = new Map()));
-      // Images are built in the model's attribute order, so equal images give equal keys.
-      let key = '';
-      for (const field in encoded.values) key += `${field}=${encoded.values[field]}&`;
-      byKey.set(key, encoded);
+      if (!byKey.has(key)) byKey.set(key, { table: image.table, values });
       if (byKey.size > this.maxRowImages) this.wholeTable(image.table);
     }
   }

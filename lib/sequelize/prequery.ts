@@ -17,16 +17,20 @@ const OR = Symbol.for('or');
 /**
  * Arms the read of the rows the write changes (read-at-write.ts): `where` (attribute-keyed), or
  * the write's own where when undefined; at most `prequeryLimit` rows (more: the state ends
- * `whole`). The statement `types` say which of the write's statements it runs before.
+ * `whole`). The statement `types` say which of the write's statements it runs before; `columns`,
+ * which attributes it reads (started once the read is armed; undefined: every taggable one).
  * @internal
  */
-export function prequery(ctx: WriteContext, state: BulkState, options: HookOptions, types: WriteType[], where?: Record<string | symbol, unknown>): void {
+export function prequery(
+  ctx: WriteContext, state: BulkState, options: HookOptions, types: WriteType[], where?: Record<string | symbol, unknown>,
+  columns?: () => Promise<ReadonlySet<string> | undefined> | undefined,
+): void {
   const limit = ctx.options.prequeryLimit;
   if (limit <= 0) {
     state.whole = true;
     return;
   }
-  state.read = armRead(options, new ArmedRead(ctx, state.meta, where, new Set(types), limit));
+  state.read = armRead(options, new ArmedRead(ctx, state.meta, where, new Set(types), limit, undefined, columns?.()));
 }
 
 /**
@@ -61,8 +65,8 @@ export async function withConflictKeys(ctx: WriteContext, state: BulkState, conf
   return true;
 }
 
-/** Conflict keys of a model (attribute lists): conflict fields, primary key, unique keys and indexes. */
-function conflictKeys(meta: ModelMeta, conflict?: unknown): string[][] {
+/** @internal Conflict keys of a model (attribute lists): conflict fields, else primary key, unique keys and indexes. */
+export function conflictKeys(meta: ModelMeta, conflict?: unknown): string[][] {
   const model = meta.model;
   const toAttributes = (fields: Array<string | { name?: string; attribute?: string }>) =>
     fields.map((f) => (typeof f === 'string' ? attributeOf(meta, f) : attributeOf(meta, f.attribute ?? f.name ?? '')));

@@ -6,7 +6,8 @@
  * says, and whatever committed while the write waited for a row lock.
  *
  * - In a transaction the read runs in it (on PostgreSQL in a savepoint of its own: a failed
- *   statement would abort the user's transaction).
+ *   statement would abort the user's transaction), sent straight to its connection on PostgreSQL
+ *   and MariaDB, as the write's statement will be.
  * - An autocommit write on PostgreSQL or MariaDB is wrapped in a transaction on its own
  *   connection, begun here and ended by `afterQuery`, which Sequelize runs whether the statement
  *   succeeded or failed: the lock lasts exactly as long as the write.
@@ -18,7 +19,7 @@
 import { PrequeryError } from '../errors.js';
 import { byAttribute, type ModelMeta } from './meta.js';
 import { modelName, type HookOptions, type TransactionLike } from './model.js';
-import { endOn, rawSelect, supportsRawTransaction, type Connection, type StatementLog } from './raw-connection.js';
+import { endOn, rawSelect, rawSelectInSavepoint, supportsRawTransaction, type Connection, type StatementLog } from './raw-connection.js';
 import { selectInSavepoint } from './savepoint.js';
 import type { WriteContext } from './write-paths/context.js';
 
@@ -45,6 +46,8 @@ export class ArmedRead {
     readonly limit: number,
     /** the instance whose statement this is for (instance writes); undefined: any statement of the write */
     readonly instance?: object,
+    /** the attributes to read (see read-columns.ts); undefined: every taggable one */
+    readonly columns?: Promise<ReadonlySet<string> | undefined>,
   ) {}
 }
 
@@ -120,11 +123,14 @@ export function byField(meta: ModelMeta, where: unknown): unknown {
 
 type Generator = { selectQuery(table: unknown, options: object, model: unknown): string };
 
-/** The SELECT of the taggable columns of the rows `where` (column-keyed) selects, at most `limit + 1`. */
-export function selectSql(ctx: WriteContext, meta: ModelMeta, where: unknown, limit: number, lock: boolean): string {
+/**
+ * The SELECT of the taggable columns (those of `only`, if given) of the rows `where`
+ * (column-keyed) selects, at most `limit + 1`.
+ */
+export function selectSql(ctx: WriteContext, meta: ModelMeta, where: unknown, limit: number, lock: boolean, only?: ReadonlySet<string>): string {
   const generator = (ctx.sequelize as unknown as { getQueryInterface(): { queryGenerator: Generator } }).getQueryInterface().queryGenerator;
   const model = meta.model as unknown as { getTableName(): unknown };
-  const attributes = meta.taggable.map((a) => [meta.columns.get(a)!.field, a]);
+  const attributes = meta.taggable.filter((a) => !only || only.has(a)).map((a) => [meta.columns.get(a)!.field, a]);
   return generator.selectQuery(model.getTableName(), { attributes, where, limit: limit + 1, lock }, meta.model);
 }
 
@@ -149,6 +155,8 @@ export async function readAtWrite(ctx: WriteContext, options: HookOptions, query
   // An autocommit write on a dialect we can begin a transaction for: it is begun with the first
   // read (ended by `endReadAtWrite`, which the failure path below calls too).
   const raw = !transaction && lock && connection !== undefined && supportsRawTransaction(dialect);
+  // In a transaction: straight to its connection too, which the write's statement queues behind.
+  const rawInTransaction = transaction !== undefined && connection !== undefined && supportsRawTransaction(dialect);
   let begin = false;
   if (raw && !begun.has(query)) {
     begun.set(query, { connection, log, by: ctx });
@@ -158,12 +166,15 @@ export async function readAtWrite(ctx: WriteContext, options: HookOptions, query
   for (const r of due) {
     try {
       const where = r.where === undefined ? options.where : byField(r.meta, r.where);
-      const sql = selectSql(ctx, r.meta, where ?? {}, r.limit, lock && (transaction !== undefined || raw));
+      const only = r.columns ? await r.columns : undefined;
+      const sql = selectSql(ctx, r.meta, where ?? {}, r.limit, lock && (transaction !== undefined || raw), only);
       const rows = raw
         ? await rawSelect(connection!, dialect, sql, log, begin)
-        : transaction && dialect === 'postgres'
-          ? await selectInSavepoint(ctx.sequelize, transaction, sql, { logging: options.logging, benchmark: options.benchmark })
-          : await (ctx.sequelize as unknown as Queryable).query(sql, { transaction: transaction ?? null, type: 'SELECT', raw: true, logging: options.logging, benchmark: options.benchmark }) as Row[];
+        : rawInTransaction
+          ? dialect === 'postgres' ? await rawSelectInSavepoint(connection!, sql, log) : await rawSelect(connection!, dialect, sql, log)
+          : transaction && dialect === 'postgres'
+            ? await selectInSavepoint(ctx.sequelize, transaction, sql, { logging: options.logging, benchmark: options.benchmark })
+            : await (ctx.sequelize as unknown as Queryable).query(sql, { transaction: transaction ?? null, type: 'SELECT', raw: true, logging: options.logging, benchmark: options.benchmark }) as Row[];
       begin = false;
       r.result = rows.length > r.limit ? 'over' : rows.map((row) => byAttribute(r.meta, row));
     } catch (error) {

@@ -62,10 +62,19 @@ export function whereEqualities(meta: ModelMeta, where: unknown): Record<string,
  * @internal
  */
 export function assigned(meta: ModelMeta, row: Record<string, unknown>, values: Record<string, unknown>): Record<string, unknown> {
-  const after: Record<string, unknown> = { ...row };
+  return { ...row, ...assignment(meta, values) };
+}
+
+/**
+ * What a write of `values` assigns, attribute-keyed, each value as known as it is: `{ ...row,
+ * ...assignment }` is `assigned(meta, row, values)`, for many rows at the price of one.
+ * @internal
+ */
+export function assignment(meta: ModelMeta, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
     const attribute = attributeOf(meta, key);
-    if (attribute !== undefined) after[attribute] = plainOrUnknown(value);
+    if (attribute !== undefined) out[attribute] = plainOrUnknown(value);
   }
-  return after;
+  return out;
 }

@@ -40,6 +40,8 @@ export interface StoreInternals {
   invalidateRequest(request: Invalidation): Promise<number>;
   /** Like `invalidateRequest`, but never rejects: a failure is emitted and left to the retry queue. */
   invalidateOrQueue(request: Invalidation): Promise<number>;
+  /** The schemes (escaped fields joined by `&`) entries of the current namespace use on `table`. */
+  schemesOf(table: string): Promise<string[]>;
   /** A Keyv 6 was attached to the store (attachKeyv), and drives it in this convention if given. */
   attach(convention?: Convention): void;
   /** Parks a write's set options for the store; returns the one-time key the write carries (see handoff.ts). */

@@ -348,6 +348,11 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
       attach: (convention) => this.#caller.attach(convention),
       park: (key, options) => this.#caller.park(key, options),
       invalidateOrQueue: (request) => this.#invalidateRequest(request, []).catch(() => 0),
+      schemesOf: async (table) => {
+        const ns = this.#ns();
+        if (this.#awaitReady) await this.#ready;
+        return this.#backend.schemesOf(ns, escape(table));
+      },
     };
   }
 

@@ -113,7 +113,10 @@ describe('Redis scripts: typed arguments and replies', () => {
     const rows = ([{ table: 'po|sts', values: { id: '1', title: 'x' } }, { table: 'users', values: {} }] as Invalidation['rows']).map(encodeRow);
     expect(rows).to.deep.equal([['po%7Csts', 2, 'id', '1', 'title', 'x'], ['users', 0]]);
     expect(invalidateScript.encode({ limit: 10, budget: 50, raceWindow: 1000, tags: ['t:a'], rows })).to.deep.equal([
-      10, 50, 1000, 1, 't:a', 2, 'po%7Csts', 2, 'id', '1', 'title', 'x', 'users', 0,
+      10, 50, 1000, 1, 't:a', 0, 2, 'po%7Csts', 2, 'id', '1', 'title', 'x', 'users', 0,
+    ]);
+    expect(invalidateScript.encode({ limit: 10, budget: 50, raceWindow: 1000, tags: [], cut: [['po%7Csts', ['id', 'title']]], rows })).to.deep.equal([
+      10, 50, 1000, 0, 1, 'po%7Csts', 2, 'id', 'title', 2, 'po%7Csts', 2, 'id', '1', 'title', 'x', 'users', 0,
     ]);
     await runScript(client, captureScript, p0, { key: 'k', lock: undefined, schemes: [['po%7Csts', 'id']], tags: [] });
     const entries = ['a', 'b', 'c'].map((key) => write({ key, deps: { tags: ['c:po%7Csts|id=1', 'u:all'], schemes: [] } }));
@@ -145,6 +148,21 @@ describe('Redis scripts: typed arguments and replies', () => {
     const reply = await runScript(client, invalidateScript, p0, { limit: 1000, budget: 0, raceWindow: 1000, tags: ['u:small'], rows: [] });
     expect(reply).to.deep.include({ removed: 14, tags: [] });
     expect(await client.exists(small.map((e) => `${p0}v:${e.key}`))).to.equal(0);
+  });
+
+  it('invalidate: rows cut down to fields no scheme in use goes beyond; refused, with nothing done, when one does', async () => {
+    await runScript(client, captureScript, p0, { key: 'k', lock: undefined, schemes: [['posts', 'id'], ['posts', 'authorId&status']], tags: [] });
+    const entries = ['a', 'b'].map((key, i) => write({ key, deps: { tags: [`c:posts|id=n${i + 1}`], schemes: [] } }));
+    await runScript(client, setScript, p0, [[p0, 2, entries]]);
+    const rows = [encodeRow({ table: 'posts', values: { id: 'n1', authorId: 'n7', status: 'sx' } })];
+    const cut = [['posts', ['id', 'authorId', 'status']]] as const;
+    expect(await runScript(client, invalidateScript, p0, { limit: 100, budget: 1000, raceWindow: 1000, tags: [], cut, rows })).to.deep.include({ removed: 1, rowsDone: 1 });
+    // A scheme naming a field the rows were cut without: no tag of the call is done, not even the ones given.
+    await runScript(client, captureScript, p0, { key: 'k', lock: undefined, schemes: [['posts', 'title']], tags: [] });
+    const refused = await runScript(client, invalidateScript, p0, { limit: 100, budget: 1000, raceWindow: 1000, tags: ['c:posts|id=n2'], cut, rows });
+    expect(refused).to.deep.equal({ removed: 0, recorded: 2, rowsDone: -1, replicas: 0, tags: [] });
+    expect(await client.exists(`${p0}v:b`)).to.equal(1);
+    expect(await client.exists(`${p0}g:c:posts|id=n2`)).to.equal(0);
   });
 
   it('sweep: sorted-set tags then page numbers; reads how many members it pruned', async () => {

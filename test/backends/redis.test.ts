@@ -160,6 +160,42 @@ describe('Redis backend: layout', () => {
   });
 });
 
+describe('Redis backend: changed rows cut down to the fields schemes name', () => {
+  it('stays exact when a scheme appears after the schemes were read: the cut rows are refused and go whole', async () => {
+    const store = new CleverStore(REDIS_URL, { sweepInterval: 0, namespace: uniqueNamespace('cut') });
+    const internals = internalsOf(store)!;
+    const row = (id: number, title: string) => ({ table: 'posts', values: { id: encodeValue(id, () => 'id'), title: encodeValue(title, () => 'title') } });
+    // The ncut argument of every invalidation call (see lua/invalidate.lua: after the tags).
+    const cuts: number[] = [];
+    const client = store.client as Redis;
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = ((command: { name: string; args: unknown[] }) => {
+      if (/^eval/i.test(command.name) && command.args.length > 7) cuts.push(Number(command.args[7 + Number(command.args[6])]));
+      return send(command as never);
+    }) as typeof client.sendCommand;
+    try {
+      await store.set('p2', 'v', { dependsOn: [matching('posts', { id: 2 })] });
+      // Once the schemes are read (in the background), rows go cut down to `id`.
+      await eventually(async () => {
+        cuts.length = 0;
+        await internals.invalidateRequest({ tags: [], rows: [row(99, 'z')] });
+        return cuts.at(-1) === 1;
+      }, { what: 'a cut row' });
+      await store.set('titleA', 'v', { dependsOn: [matching('posts', { title: 'a' })] });
+      await store.set('titleB', 'v', { dependsOn: [matching('posts', { title: 'b' })] });
+      cuts.length = 0;
+      expect(await internals.invalidateRequest({ tags: [], rows: [row(2, 'a')] })).to.equal(2);
+      expect(cuts).to.deep.equal([1, 0]); // refused, then whole
+      expect(await store.get('p2')).to.equal(undefined);
+      expect(await store.get('titleA')).to.equal(undefined);
+      expect(await store.get('titleB')).to.equal('v');
+    } finally {
+      await store.clear();
+      await store.disconnect();
+    }
+  });
+});
+
 describe('Redis backend: scale and bounded indexes (private redis-server)', function () {
   this.timeout(120_000);
   let server: PrivateRedis;

@@ -273,6 +273,20 @@ matrix('Model.update / destroy / restore with a where', (env) => {
     await env.expectCache({ gone: ['p1', 'a1posts', 'published', 'drafts'], kept: ['p2', 'p3', 'a2posts', 'authors', 'archived'] });
   });
 
+  it('Model.update over many rows reads only the columns the schemes in use and the keys need, and stays exact', async () => {
+    const { Post } = env.models;
+    const { a1, a2, p1, p2, p3 } = await seed(env);
+    await env.cache({ p1: [p1], p2: [p2], p3: [p3], a1posts: [related(a1, 'posts')], a2posts: [related(a2, 'posts')], drafts: [matching(Post, { status: 'draft' })] });
+    const queries: string[] = [];
+    await Post.update({ views: 9 }, { where: { authorId: a1.get('id') }, logging: (sql: string) => queries.push(sql) });
+    const read = queries.find((q) => /SELECT/i.test(q) && /FROM\s+["`]posts["`]/i.test(q));
+    const q = (name: string) => env.sequelize.getQueryInterface().quoteIdentifier(name);
+    expect(read, 'the locked read').to.be.a('string');
+    for (const column of ['id', 'status', 'author_id']) expect(read).to.include(q(column));
+    for (const column of ['title', 'views', 'createdAt']) expect(read).not.to.include(q(column));
+    await env.expectCache({ gone: ['p1', 'a1posts', 'drafts'], kept: ['p2', 'p3', 'a2posts'] });
+  });
+
   it('Model.update moving rows between parents invalidates both parents', async () => {
     const { Post } = env.models;
     const { a1, a2, a3, p2 } = await seed(env);

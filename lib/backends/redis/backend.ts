@@ -6,6 +6,7 @@ import { BucketCounts } from './bucket-counts.js';
 import { invalidate, type InvalidationOptions } from './invalidation.js';
 import { Keyspace } from './keyspace.js';
 import { Layout, bucketOf, type RedisClient } from './layout.js';
+import { RowFields } from './row-fields.js';
 import { captureScript, defineScripts, deleteScript, entriesScript, runScript, unlockScript } from './scripts.js';
 
 export interface RedisBackendOptions extends InvalidationOptions {
@@ -30,6 +31,8 @@ export class RedisBackend implements Backend {
   private readonly counts: BucketCounts;
   private readonly batcher: Batcher;
   private readonly keyspace: Keyspace;
+  /** the fields the schemes in use name, per table: all a changed row needs to carry */
+  private readonly rowFields = new RowFields((ns, table) => this.schemesOf(ns, table));
 
   constructor(readonly client: RedisClient, private readonly options: RedisBackendOptions, private readonly ownsClient: boolean) {
     defineScripts(client);
@@ -93,7 +96,7 @@ export class RedisBackend implements Backend {
 
   async invalidate(ns: string, request: Invalidation): Promise<{ removed: number; tags: string[] }> {
     this.batcher.flush();
-    return invalidate(this.layout, this.counts, this.options, ns, request);
+    return invalidate(this.layout, this.counts, this.options, ns, request, this.rowFields);
   }
 
   async capture(ns: string, key: string, deps: CompiledDependencies, lock?: { token: string; ttl: number }, skipValue = false): Promise<Capture> {

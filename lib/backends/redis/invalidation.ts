@@ -2,7 +2,8 @@ import type { Invalidation } from '../../dependencies.js';
 import { ReplicaTimeoutError } from '../../errors.js';
 import type { BucketCounts } from './bucket-counts.js';
 import { isCluster, type Layout } from './layout.js';
-import { encodeRow, invalidateScript, runScript } from './scripts.js';
+import { RowFields, type RowsToSend } from './row-fields.js';
+import { invalidateScript, runScript } from './scripts.js';
 
 /**
  * Changed rows one invalidation call receives at most: Redis reads every argument of a call
@@ -40,9 +41,12 @@ export async function invalidate(
   options: InvalidationOptions,
   ns: string,
   request: Invalidation,
+  rowFields?: RowFields,
 ): Promise<{ removed: number; tags: string[] }> {
-  // Each row's arguments apart: a call that ran out of time leaves rows for the next one.
-  const rows = request.rows.map(encodeRow);
+  // Each row's arguments apart: a call that ran out of time leaves rows for the next one. Cut
+  // down to the fields schemes name where those are known (see row-fields.ts).
+  const cut = rowFields ? rowFields.cut(ns, request.rows) : RowFields.full(request.rows);
+  let full: RowsToSend | undefined;
   const { invalidateChunk, invalidateBudget, raceWindow } = options;
   const covered = layout.bucketPrefixes(ns);
   let recorded = 0;
@@ -50,6 +54,7 @@ export async function invalidate(
   const replicas = new Map<string, number>();
   const inTurn = turns(layout);
   const invalidateBucket = async (p: string): Promise<number> => {
+    let sending = cut;
     let left: string[] = [];
     let tagsSent = 0;
     let rowsDone = 0;
@@ -60,17 +65,27 @@ export async function invalidate(
       const fresh = request.tags.slice(tagsSent, tagsSent + Math.max(0, TAGS_PER_CALL - left.length));
       tagsSent += fresh.length;
       const tags = left.length === 0 ? fresh : left.concat(fresh);
-      const input = { limit: invalidateChunk, budget: invalidateBudget, raceWindow, tags, rows: rows.slice(rowsDone, rowsDone + ROWS_PER_CALL) };
+      const rows = sending.rows.slice(rowsDone, rowsDone + ROWS_PER_CALL);
+      const input = { limit: invalidateChunk, budget: invalidateBudget, raceWindow, tags, cut: rows.length > 0 ? sending.cut : [], rows };
       const call = () => runScript(layout.client, invalidateScript, p, input);
       const reply = first ? await call() : await inTurn(p, call);
       first = false;
       if (p === covered[0]) recorded = reply.recorded;
+      if (reply.rowsDone < 0) {
+        // A scheme names a field the cut rows lack: this bucket's rows again, every field kept
+        // (the rows it already did are harmless to do twice); nothing of this call was done.
+        for (const [table] of sending.cut) rowFields?.outdated(ns, table);
+        sending = full ??= RowFields.full(request.rows);
+        rowsDone = 0;
+        left = tags;
+        continue;
+      }
       total += reply.removed;
       rowsDone += reply.rowsDone;
       const node = layout.nodeOf(p) ?? '';
       replicas.set(node, Math.max(replicas.get(node) ?? 0, reply.replicas));
       left = reply.tags;
-    } while (left.length > 0 || tagsSent < request.tags.length || rowsDone < request.rows.length);
+    } while (left.length > 0 || tagsSent < request.tags.length || rowsDone < sending.rows.length);
     return total;
   };
   const invalidateIn = async (prefixes: string[]) => (await Promise.all(prefixes.map(invalidateBucket))).reduce((a, b) => a + b, 0);

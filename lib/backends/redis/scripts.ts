@@ -128,9 +128,14 @@ export type EncodedRow = Args;
 
 /** A changed row as the invalidation script reads it: table, nfields, (field, value)*. */
 export function encodeRow(row: Invalidation['rows'][number]): EncodedRow {
-  const fields = Object.entries(row.values);
-  const args: Args = [escape(row.table), fields.length];
-  for (const [f, v] of fields) args.push(f, v);
+  return encodeRowFields(row, undefined, escape(row.table));
+}
+
+/** As encodeRow, with only the fields in `keep` (all if undefined), the table escaped by the caller. */
+export function encodeRowFields(row: Invalidation['rows'][number], keep: ReadonlySet<string> | undefined, table: string): EncodedRow {
+  const args: Args = [table, 0];
+  for (const field in row.values) if (!keep || keep.has(field)) args.push(field, row.values[field]!);
+  args[1] = (args.length - 2) / 2;
   return args;
 }
 
@@ -141,6 +146,8 @@ export interface InvalidateInput {
   budget: number;
   raceWindow: number;
   tags: readonly string[];
+  /** [escaped table, escaped fields]: the tables whose rows carry only these fields */
+  cut?: ReadonlyArray<readonly [table: string, fields: readonly string[]]>;
   rows: readonly EncodedRow[];
 }
 
@@ -148,7 +155,7 @@ export interface InvalidateReply {
   removed: number;
   /** the bucket count recorded in the bucket (0 = none) */
   recorded: number;
-  /** how many of the rows sent (the first ones) became tags */
+  /** how many of the rows sent (the first ones) became tags; -1: refused, a scheme names a field a cut table's rows lack */
   rowsDone: number;
   /** replicas connected to the Redis process the call ran on */
   replicas: number;
@@ -159,9 +166,14 @@ export interface InvalidateReply {
 export const invalidateScript: Script<InvalidateInput, InvalidateReply> = {
   command: 'keyvCleverInvalidate',
   lua: lua.invalidate,
-  encode({ limit, budget, raceWindow, tags, rows }) {
+  encode({ limit, budget, raceWindow, tags, cut = [], rows }) {
     const args: Args = [limit, budget, raceWindow, tags.length];
     for (const tag of tags) args.push(tag);
+    args.push(cut.length);
+    for (const [table, fields] of cut) {
+      args.push(table, fields.length);
+      for (const field of fields) args.push(field);
+    }
     args.push(rows.length);
     for (const row of rows) for (const arg of row) args.push(arg);
     return args;

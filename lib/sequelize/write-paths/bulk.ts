@@ -10,7 +10,8 @@ import type { RowImage } from '../../dependencies.js';
 import { restoredValue, rowImage } from '../meta.js';
 import type { HookOptions } from '../model.js';
 import { prequery } from '../prequery.js';
-import { assigned, whereEqualities } from '../where.js';
+import { updateReadColumns } from '../read-columns.js';
+import { assigned, assignment, whereEqualities } from '../where.js';
 import type { WriteContext } from './context.js';
 
 /**
@@ -26,7 +27,9 @@ export function beforeBulk(ctx: WriteContext, options: HookOptions, kind: 'updat
   }
   // Read with the where the statement is sent with (scope and paranoid clause included; a soft
   // delete's own "not deleted yet" is not in it: the read is wider then, never narrower).
-  prequery(ctx, state, options, kind === 'destroy' ? ['BULKDELETE', 'BULKUPDATE'] : ['BULKUPDATE']);
+  // An update reads the columns its images and cascades need (read-columns.ts).
+  const columns = kind === 'update' ? () => updateReadColumns(ctx, state.meta, options) : undefined;
+  prequery(ctx, state, options, kind === 'destroy' ? ['BULKDELETE', 'BULKUPDATE'] : ['BULKUPDATE'], undefined, columns);
 }
 
 /** @internal */
@@ -44,8 +47,9 @@ export async function afterBulkUpdate(ctx: WriteContext, options: HookOptions): 
   }
   const images: RowImage[] = [];
   const pairs: Array<[Record<string, unknown>, Record<string, unknown>]> = [];
+  const assigns = assignment(meta, values);
   for (const old of state.old) {
-    const after = assigned(meta, old, values);
+    const after = { ...old, ...assigns };
     images.push(rowImage(meta, old), rowImage(meta, after));
     pairs.push([old, after]);
   }
