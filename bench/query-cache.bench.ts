@@ -9,10 +9,12 @@
  */
 import Keyv from 'keyv';
 import { DataTypes, Op, type Model, type ModelStatic } from 'sequelize';
-import { CleverStore } from '../lib/index.js';
-import { cached, registerSequelizeHooks } from '../lib/sequelize/index.js';
 import { closeSequelize, openSequelize } from '../test/support/sequelize.js';
 import { REDIS_URL, alternate, latencies, median, percentile, printTable, ratio, type Cell } from './common.js';
+import { pkg, pkgSequelize } from './package.js';
+
+const { CleverStore } = pkg;
+const { cached, registerSequelizeHooks } = pkgSequelize;
 
 const ROUNDS = 20;
 const ROUND_MS = 150;

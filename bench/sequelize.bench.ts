@@ -22,10 +22,14 @@
 import { performance } from 'node:perf_hooks';
 import Keyv from 'keyv';
 import { DataTypes, type Model, type ModelStatic, type Sequelize } from 'sequelize';
-import { CleverStore, matching } from '../lib/index.js';
-import { registerSequelizeHooks, related, type SequelizeHooks, type SequelizeHooksOptions } from '../lib/sequelize/index.js';
+import type { CleverStore as Store } from '../lib/index.js';
+import type { SequelizeHooks, SequelizeHooksOptions } from '../lib/sequelize/index.js';
 import { closeSequelize, openSequelize, type Dialect } from '../test/support/sequelize.js';
 import { REDIS_URL, alternate, latencies, median, percentile, printTable, ratio, type Cell, type Op } from './common.js';
+import { pkg, pkgSequelize } from './package.js';
+
+const { CleverStore, matching } = pkg;
+const { registerSequelizeHooks, related } = pkgSequelize;
 
 const ROUND_MS = 150; // per operation, per round
 const BULK_ROWS = 1000;
@@ -64,7 +68,7 @@ export default async function run(): Promise<void> {
   }
 }
 
-async function runOn(store: CleverStore, dialect: Dialect, name: string, rounds: number, withTargets: boolean): Promise<void> {
+async function runOn(store: Store, dialect: Dialect, name: string, rounds: number, withTargets: boolean): Promise<void> {
   const sequelize = await openSequelize(dialect);
   const keyv = new Keyv({ store, namespace: `bench-sequelize-${dialect}-${process.pid}` });
   let hooks: SequelizeHooks | undefined;
