@@ -47,7 +47,7 @@ const ROUND_MS = 300;
 const SEQ_ROUNDS = 4;
 const SEQ_MS = 150;
 const SIZES = [1_000, 10_000, 100_000];
-const BUDGETS = [2, 4];
+const BUDGETS = [1, 4];
 const WRITE_BATCH = 500;
 /** the store's cost ratio cluster/standalone, at most this times the wire's (issue 19) */
 const TARGET_OVER_WIRE = 1.1;

@@ -40,7 +40,7 @@ export interface StoreOwnOptions {
   invalidateChunk?: number;
   /**
    * ms after which one invalidation script call stops, between rows, tags or slices of 10 entries, and leaves
-   * the rest to the next call (default 1; Redis's clock counts whole ms, so a call may stop sooner):
+   * the rest to the next call (default 2; Redis's clock counts whole ms, so a call may stop sooner):
    * bounds how long a huge invalidation blocks Redis at a time, however busy the machine
    */
   invalidateBudget?: number;
@@ -165,7 +165,7 @@ const SPEC = {
   throwOnErrors: { check: boolean, default: false },
   buckets: { check: positiveInteger, default: (clustered: boolean) => (clustered ? 16 : 1) },
   invalidateChunk: { check: positiveInteger, default: 250 },
-  invalidateBudget: { check: positiveInteger, default: 1 },
+  invalidateBudget: { check: positiveInteger, default: 2 },
   raceWindow: { check: nonNegativeInteger, default: 30_000 },
   waitForReplicas: { check: boolean, default: true },
   replicaTimeout: { check: positiveInteger, default: 500 },
