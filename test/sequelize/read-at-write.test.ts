@@ -18,11 +18,14 @@ function gate(): { opened: Promise<void>; open: () => void } {
   return { opened, open };
 }
 
-/** Transactions left open on the test database (none may be, once every write has returned). */
+/**
+ * Transactions left open by the test's own connections (none may be, once every write has
+ * returned); another run's connections to the same server do not count.
+ */
 async function openTransactions(env: Env): Promise<number> {
   const sql = env.dialect === 'postgres'
-    ? "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
-    : 'SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX';
+    ? "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = current_setting('application_name') AND state LIKE 'idle in transaction%'"
+    : 'SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id WHERE p.DB = DATABASE()';
   const [row] = await env.sequelize.query<{ n: number }>(sql, { type: QueryTypes.SELECT });
   return Number(row?.n);
 }

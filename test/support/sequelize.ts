@@ -26,7 +26,8 @@ export async function openSequelize(dialect: Dialect, options: Options = {}): Pr
     const admin = new Sequelize(PG_URL, { logging: false });
     await admin.query(`CREATE SCHEMA "${name}"`);
     await admin.close();
-    sequelize = new Sequelize(PG_URL, { logging: false, pool: { max: 5 }, dialectOptions: { options: `-c search_path=${name}` }, ...options });
+    // (application_name: tests can tell this instance's connections from any other's)
+    sequelize = new Sequelize(PG_URL, { logging: false, pool: { max: 5 }, dialectOptions: { options: `-c search_path=${name}`, application_name: name }, ...options });
   } else {
     const admin = new Sequelize(MARIADB_URL, { logging: false });
     await admin.query(`CREATE DATABASE \`${name}\``);
