@@ -6,16 +6,20 @@
  *
  * Every entry depends on 3 tags, as in real use: the invalidated one ('big'), one of its own and
  * one shared by 100 entries, so the script must also remove each entry from two other indexes.
+ * It runs on a redis-server of its own (started and stopped here), whose slowlog it may set.
  */
 import { internalsOf } from '../lib/store/internal.js';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { CleverStore, matching, type CleverStoreOptions } from '../lib/index.js';
 import { encodeValue } from '../lib/tags.js';
 import { DEFAULTS } from '../lib/store/store.js';
-import { REDIS_URL, Slowlog, adminClient, median, percentile, printTable, unlinkMatching, type Cell } from './common.js';
+import { Slowlog, median, percentile, printTable, unlinkMatching, type Cell } from './common.js';
+import { PrivateRedis } from '../test/support/redis-server.js';
 
 const NS = 'bench-inv';
+/** The private redis-server run() starts: its slowlog settings are this bench's to change. */
+let redisUrl = '';
 const CLIENT = 'keyv-clever-bench-invalidate';
 const SIZES = [1_000, 10_000, 100_000];
 /** entries and value size of the big-value case: invalidation reads headers, not values */
@@ -61,7 +65,7 @@ async function measure(
   admin: Redis, slowlog: Slowlog, options: CleverStoreOptions, label: string, expected: number, maxLen: number,
   fill: (store: CleverStore) => Promise<void>, invalidate: (store: CleverStore) => Promise<number>,
 ): Promise<Result> {
-  const store = new CleverStore(REDIS_URL, { namespace: NS, connectionName: CLIENT, sweepInterval: 0, ...options });
+  const store = new CleverStore(redisUrl, { namespace: NS, connectionName: CLIENT, sweepInterval: 0, ...options });
   store.on('error', (e) => console.error('CleverStore error:', e.message));
   try {
     await unlinkMatching(admin, `{${NS}:*`);
@@ -133,7 +137,9 @@ function row(r: Result, label: string, runs: Result[]): Cell[] {
 }
 
 export default async function run(): Promise<void> {
-  const admin = adminClient('keyv-clever-bench-invalidate-admin');
+  const server = await PrivateRedis.start();
+  redisUrl = server.url;
+  const admin = new Redis(redisUrl, { connectionName: 'keyv-clever-bench-invalidate-admin' });
   const slowlog = new Slowlog(admin);
   try {
     // 1k and 10k with the defaults, 3 runs each.
@@ -180,5 +186,6 @@ export default async function run(): Promise<void> {
     await slowlog.restore().catch(() => undefined);
     await unlinkMatching(admin, `{${NS}:*`).catch(() => undefined);
     admin.disconnect();
+    await server.stop();
   }
 }
