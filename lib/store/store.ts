@@ -2,13 +2,14 @@ import { EventEmitter } from 'node:events';
 import type { Backend, WriteEntry } from '../backends/backend.js';
 import type { RedisBackend, RedisClient } from '../backends/redis/index.js';
 import type { TieredBackend } from '../backends/redis/l1/tiered.js';
-import { compileDependencies, compileInvalidation, Matching, type Dependency, type Invalidation } from '../dependencies.js';
+import { compileInvalidation, type Dependency, type Invalidation } from '../dependencies.js';
 import { asError, describe, InvalidOptionError, PartialReadError, StaleCaptureError } from '../errors.js';
 import { logger } from '../log.js';
 import { RetryQueue } from '../retry-queue.js';
-import { escape, rowChangeTags } from '../tags.js';
+import { escape } from '../tags.js';
 import { KeyvCaller } from './caller.js';
 import { EXPIRED, storageCapability, type StorageCapability } from './convention.js';
+import { tagsListing } from './entries-for.js';
 import { newStats, type CleverStoreEvents, type CleverStoreStats, type GraceEvent } from './events.js';
 import { isStale, servePayload } from './grace.js';
 import { INTERNAL, type StoreInternals } from './internal.js';
@@ -287,18 +288,7 @@ export class CleverStore extends EventEmitter<CleverStoreEvents> {
    */
   async entriesFor(dep: Dependency): Promise<string[]> {
     const ns = this.#ns();
-    const { tags } = compileDependencies([dep], 'entriesFor()');
-    // An entry of a conjunction is listed under it and under its scheme's tag; ask the first.
-    const asked = new Set(tags.filter((t) => !t.startsWith('a:')));
-    if (typeof dep === 'object' && dep !== null && !(dep instanceof Matching)) {
-      const schemesOf = new Map<string, Promise<string[]>>(); // a row's old and new images share a table
-      for (const row of compileInvalidation([dep]).rows) {
-        if (Object.keys(row.values).length === 0) continue; // a table, not a row
-        if (!schemesOf.has(row.table)) schemesOf.set(row.table, this.#backend.schemesOf(ns, escape(row.table)));
-        for (const tag of rowChangeTags(row.table, [row.values], await schemesOf.get(row.table)!)) asked.add(tag);
-      }
-    }
-    return this.#backend.entriesFor(ns, [...asked]);
+    return this.#backend.entriesFor(ns, await tagsListing(dep, (table) => this.#backend.schemesOf(ns, table)));
   }
 
   /** Prunes expired members from the indexes of every namespace this store has used. */
