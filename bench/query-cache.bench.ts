@@ -11,6 +11,7 @@ import Keyv from 'keyv';
 import { DataTypes, Op, type Model, type ModelStatic } from 'sequelize';
 import { closeSequelize, openSequelize } from '../test/support/sequelize.js';
 import { REDIS_URL, alternate, latencies, median, percentile, printTable, ratio, type Cell } from './common.js';
+import { defineBlog } from './blog.js';
 import { pkg, pkgSequelize } from './package.js';
 
 const { CleverStore } = pkg;
@@ -28,16 +29,9 @@ export default async function run(): Promise<void> {
   const keyv = new Keyv({ store, namespace: `bench-query-cache-${process.pid}` });
   const hooks = registerSequelizeHooks(sequelize, keyv);
   try {
-    const Author: ModelStatic<Model> = sequelize.define('Author', { name: DataTypes.STRING }, { tableName: 'authors' });
-    const Post: ModelStatic<Model> = sequelize.define('Post', {
-      title: { type: DataTypes.STRING, allowNull: false },
-      status: { type: DataTypes.STRING, allowNull: false, defaultValue: 'draft' },
-      views: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
-    }, { tableName: 'posts' });
+    const { Author, Post } = defineBlog(sequelize);
     const Tag: ModelStatic<Model> = sequelize.define('Tag', { name: DataTypes.STRING }, { tableName: 'tags' });
     const PostTag = sequelize.define('PostTag', {}, { tableName: 'post_tags', timestamps: false });
-    Author.hasMany(Post, { as: 'posts', foreignKey: 'authorId' });
-    Post.belongsTo(Author, { as: 'author', foreignKey: 'authorId' });
     Post.belongsToMany(Tag, { through: PostTag, as: 'tags', foreignKey: 'postId', otherKey: 'tagId' });
     await sequelize.sync();
     const authors = await Author.bulkCreate(Array.from({ length: AUTHORS }, (_, i) => ({ name: `author ${i}` })));

@@ -21,11 +21,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import Keyv from 'keyv';
-import { DataTypes, type Model, type ModelStatic, type Sequelize } from 'sequelize';
+import type { Sequelize } from 'sequelize';
 import type { CleverStore as Store } from '../lib/index.js';
 import type { SequelizeHooks, SequelizeHooksOptions } from '../lib/sequelize/index.js';
 import { closeSequelize, openSequelize, type Dialect } from '../test/support/sequelize.js';
 import { REDIS_URL, alternate, latencies, median, percentile, printTable, ratio, type Cell, type Op } from './common.js';
+import { defineBlog } from './blog.js';
 import { pkg, pkgSequelize } from './package.js';
 
 const { CleverStore, matching } = pkg;
@@ -73,14 +74,7 @@ async function runOn(store: Store, dialect: Dialect, name: string, rounds: numbe
   const keyv = new Keyv({ store, namespace: `bench-sequelize-${dialect}-${process.pid}` });
   let hooks: SequelizeHooks | undefined;
   try {
-    const Author: ModelStatic<Model> = sequelize.define('Author', { name: DataTypes.STRING }, { tableName: 'authors' });
-    const Post: ModelStatic<Model> = sequelize.define('Post', {
-      title: { type: DataTypes.STRING, allowNull: false },
-      status: { type: DataTypes.STRING, allowNull: false, defaultValue: 'draft' },
-      views: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
-    }, { tableName: 'posts' });
-    Author.hasMany(Post, { as: 'posts', foreignKey: 'authorId' });
-    Post.belongsTo(Author, { as: 'author', foreignKey: 'authorId' });
+    const { Author, Post } = defineBlog(sequelize);
     await sequelize.sync();
     const authors = await Author.bulkCreate(Array.from({ length: AUTHORS + 1 }, (_, i) => ({ name: `author ${i}` })));
     const bulkAuthor = authors[AUTHORS]!; // owns exactly BULK_ROWS posts
